@@ -1,0 +1,25 @@
+// Command app synthesizes the platform of one environment: `cdk synth -c env=NAME`.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/tsa-platform/infra/stacks"
+)
+
+func main() {
+	defer jsii.Close()
+	app := awscdk.NewApp(nil)
+	cfg, err := stacks.LoadConfig(app, ".")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		jsii.Close()
+		os.Exit(1)
+	}
+	stacks.NewPlatform(app, cfg)
+	app.Synth(nil)
+}

@@ -1,0 +1,224 @@
+// Package config turns the CDK context (cdk.json plus `-c KEY=VALUE`) into one
+// typed, validated Config per environment. It does not import aws-cdk-go, so its
+// tests and fuzz target run without a jsii runtime.
+package config
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Project prefixes every stack name: tsa-<env>-<part>.
+const Project = "tsa"
+
+// Context keys read by Load. Everything else in the context (feature flags,
+// aws:cdk:* keys) is the CLI's business and is ignored.
+const (
+	KeyEnv          = "env"
+	KeyEnvironments = "environments"
+	KeyImageTag     = "imageTag"
+	KeyFrontendDir  = "frontendDir"
+)
+
+// Profiles name the built-in defaults an environment starts from.
+const (
+	ProfileDev  = "dev"
+	ProfileProd = "prod"
+)
+
+// Database engines (see the data stack).
+const (
+	EngineRDSPostgres = "rds-postgres"
+	EngineTimescaleDB = "timescaledb"
+	EngineExternal    = "external"
+)
+
+// Config is one environment, fully resolved and validated.
+type Config struct {
+	// Name is the environment name selected with -c env=NAME.
+	Name string `json:"-"`
+	// Root is the project directory that relative paths are resolved against.
+	Root string `json:"-"`
+
+	Profile           string            `json:"profile"`
+	Account           string            `json:"account"`
+	Region            string            `json:"region"`
+	AvailabilityZones []string          `json:"availabilityZones"`
+	Tags              map[string]string `json:"tags"`
+
+	Network    Network    `json:"network"`
+	Database   Database   `json:"database"`
+	Backend    Backend    `json:"backend"`
+	Frontend   Frontend   `json:"frontend"`
+	Monitoring Monitoring `json:"monitoring"`
+}
+
+// Network describes the VPC.
+type Network struct {
+	VpcCidr string `json:"vpcCidr"`
+	// MaxAzs is used when no availabilityZones are pinned (environment-agnostic synth).
+	MaxAzs               int `json:"maxAzs"`
+	NatGateways          int `json:"natGateways"`
+	SubnetCidrMask       int `json:"subnetCidrMask"`
+	FlowLogRetentionDays int `json:"flowLogRetentionDays"`
+}
+
+// Database describes the data tier.
+type Database struct {
+	Engine                    string    `json:"engine"`
+	InstanceClass             string    `json:"instanceClass"`
+	EngineVersion             string    `json:"engineVersion"`
+	AllocatedStorageGiB       int       `json:"allocatedStorageGiB"`
+	MaxAllocatedStorageGiB    int       `json:"maxAllocatedStorageGiB"`
+	DatabaseName              string    `json:"databaseName"`
+	MultiAz                   bool      `json:"multiAz"`
+	BackupRetentionDays       int       `json:"backupRetentionDays"`
+	DeletionProtection        bool      `json:"deletionProtection"`
+	PerformanceInsights       bool      `json:"performanceInsights"`
+	MonitoringIntervalSeconds int       `json:"monitoringIntervalSeconds"`
+	LogRetentionDays          int       `json:"logRetentionDays"`
+	Timescale                 Timescale `json:"timescale"`
+	External                  External  `json:"external"`
+}
+
+// Timescale configures the self-managed TimescaleDB tier (engine "timescaledb").
+type Timescale struct {
+	InstanceType        string `json:"instanceType"`
+	VolumeSizeGiB       int    `json:"volumeSizeGiB"`
+	PostgresMajor       int    `json:"postgresMajor"`
+	TimescaleVersion    string `json:"timescaleVersion"`
+	BackupRetentionDays int    `json:"backupRetentionDays"`
+}
+
+// External configures an existing database (engine "external").
+type External struct {
+	SecretArn       string `json:"secretArn"`
+	SecurityGroupID string `json:"securityGroupId"`
+	Cidr            string `json:"cidr"`
+	Port            int    `json:"port"`
+}
+
+// Backend describes the API service.
+type Backend struct {
+	Cpu               int    `json:"cpu"`
+	MemoryMiB         int    `json:"memoryMiB"`
+	DesiredCount      int    `json:"desiredCount"`
+	MinCount          int    `json:"minCount"`
+	MaxCount          int    `json:"maxCount"`
+	Port              int    `json:"port"`
+	HealthCheckPath   string `json:"healthCheckPath"`
+	CpuArchitecture   string `json:"cpuArchitecture"`
+	Spot              bool   `json:"spot"`
+	AssignPublicIp    bool   `json:"assignPublicIp"`
+	TargetCpuPercent  int    `json:"targetCpuPercent"`
+	RequestsPerTarget int    `json:"requestsPerTarget"`
+	LogRetentionDays  int    `json:"logRetentionDays"`
+	EnableExec        bool   `json:"enableExec"`
+	Image             Image  `json:"image"`
+}
+
+// Image says where the backend image comes from: a local Docker build context
+// (built by `cdk deploy`) or the project's ECR repository at a tag.
+type Image struct {
+	Directory string `json:"directory"`
+	Tag       string `json:"tag"`
+}
+
+// Frontend describes the static site and its optional custom domain.
+type Frontend struct {
+	SourceDir      string `json:"sourceDir"`
+	DomainName     string `json:"domainName"`
+	CertificateArn string `json:"certificateArn"`
+	HostedZoneID   string `json:"hostedZoneId"`
+	HostedZoneName string `json:"hostedZoneName"`
+	PriceClass     string `json:"priceClass"`
+}
+
+// Monitoring holds alarm thresholds and where alarms go.
+type Monitoring struct {
+	AlarmEmail           string  `json:"alarmEmail"`
+	Dashboard            bool    `json:"dashboard"`
+	EvaluationPeriods    int     `json:"evaluationPeriods"`
+	Alb5xxPercent        float64 `json:"alb5xxPercent"`
+	Target5xxPercent     float64 `json:"target5xxPercent"`
+	LatencyP99Seconds    float64 `json:"latencyP99Seconds"`
+	ServiceCpuPercent    float64 `json:"serviceCpuPercent"`
+	ServiceMemoryPercent float64 `json:"serviceMemoryPercent"`
+	DbCpuPercent         float64 `json:"dbCpuPercent"`
+	DbFreeStorageGiB     float64 `json:"dbFreeStorageGiB"`
+	DbFreeableMemoryMiB  float64 `json:"dbFreeableMemoryMiB"`
+	DbConnections        float64 `json:"dbConnections"`
+	CloudFront5xxPercent float64 `json:"cloudFront5xxPercent"`
+	ExecSessionLogDays   int     `json:"execSessionLogDays"`
+}
+
+// Production reports whether the environment uses production safeguards.
+func (c *Config) Production() bool { return c.Profile == ProfileProd }
+
+// StackName is the CloudFormation stack name of one of the four stacks.
+func (c *Config) StackName(part string) string {
+	return fmt.Sprintf("%s-%s-%s", Project, c.Name, part)
+}
+
+// PinnedEnvironment reports whether account and region are fixed in config.
+func (c *Config) PinnedEnvironment() bool { return c.Account != "" && c.Region != "" }
+
+// AzCount is how many availability zones the VPC spans.
+func (c *Config) AzCount() int {
+	if len(c.AvailabilityZones) > 0 {
+		return len(c.AvailabilityZones)
+	}
+	return c.Network.MaxAzs
+}
+
+// UsesImageRepository reports whether the service pulls a tag from ECR rather
+// than building a local Docker context.
+func (c *Config) UsesImageRepository() bool { return c.Backend.Image.Tag != "" }
+
+// Error is an invalid configuration: every problem found, each naming its setting.
+type Error struct {
+	Env      string
+	Problems []Problem
+}
+
+// Problem is one invalid setting.
+type Problem struct {
+	Setting string
+	Message string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.Env != "" {
+		fmt.Fprintf(&b, "invalid configuration for environment %q:", e.Env)
+	} else {
+		b.WriteString("invalid configuration:")
+	}
+	for _, p := range e.Problems {
+		fmt.Fprintf(&b, "\n  - %s: %s", p.Setting, p.Message)
+	}
+	return b.String()
+}
+
+type problems struct{ list []Problem }
+
+func (p *problems) add(setting, format string, args ...any) {
+	p.list = append(p.list, Problem{Setting: setting, Message: fmt.Sprintf(format, args...)})
+}
+
+func (p *problems) err(env string) error {
+	if len(p.list) == 0 {
+		return nil
+	}
+	return &Error{Env: env, Problems: p.list}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,104 @@
+package config
+
+// defaults returns the built-in settings of a profile. An environment in
+// cdk.json starts from these and overrides what it names.
+func defaults(profile string) Config {
+	c := Config{
+		Profile: profile,
+		Tags:    map[string]string{},
+		Network: Network{
+			VpcCidr:              "10.10.0.0/16",
+			MaxAzs:               2,
+			NatGateways:          1,
+			SubnetCidrMask:       24,
+			FlowLogRetentionDays: 14,
+		},
+		Database: Database{
+			Engine:                    EngineRDSPostgres,
+			InstanceClass:             "db.t4g.micro",
+			EngineVersion:             "17.9",
+			AllocatedStorageGiB:       20,
+			MaxAllocatedStorageGiB:    50,
+			DatabaseName:              "tsa",
+			MultiAz:                   false,
+			BackupRetentionDays:       1,
+			DeletionProtection:        false,
+			PerformanceInsights:       true,
+			MonitoringIntervalSeconds: 60,
+			LogRetentionDays:          14,
+			Timescale: Timescale{
+				InstanceType:        "t4g.small",
+				VolumeSizeGiB:       20,
+				PostgresMajor:       17,
+				TimescaleVersion:    "2.22.1",
+				BackupRetentionDays: 7,
+			},
+			External: External{Port: 5432},
+		},
+		Backend: Backend{
+			Cpu:               256,
+			MemoryMiB:         512,
+			DesiredCount:      1,
+			MinCount:          1,
+			MaxCount:          2,
+			Port:              8080,
+			HealthCheckPath:   "/api/health",
+			CpuArchitecture:   "ARM64",
+			Spot:              false,
+			AssignPublicIp:    false,
+			TargetCpuPercent:  70,
+			RequestsPerTarget: 1000,
+			LogRetentionDays:  14,
+			EnableExec:        true,
+			Image:             Image{Directory: "apps/backend"},
+		},
+		Frontend: Frontend{
+			SourceDir:  "apps/frontend",
+			PriceClass: "PriceClass_100",
+		},
+		Monitoring: Monitoring{
+			Dashboard:            true,
+			EvaluationPeriods:    3,
+			Alb5xxPercent:        5,
+			Target5xxPercent:     5,
+			LatencyP99Seconds:    2,
+			ServiceCpuPercent:    85,
+			ServiceMemoryPercent: 85,
+			DbCpuPercent:         85,
+			DbFreeStorageGiB:     2,
+			DbFreeableMemoryMiB:  64,
+			DbConnections:        70,
+			CloudFront5xxPercent: 5,
+			ExecSessionLogDays:   30,
+		},
+	}
+	if profile == ProfileProd {
+		c.Network.VpcCidr = "10.20.0.0/16"
+		c.Network.NatGateways = 2
+		c.Network.FlowLogRetentionDays = 90
+		c.Database.InstanceClass = "db.m7g.large"
+		c.Database.AllocatedStorageGiB = 100
+		c.Database.MaxAllocatedStorageGiB = 500
+		c.Database.MultiAz = true
+		c.Database.BackupRetentionDays = 14
+		c.Database.DeletionProtection = true
+		c.Database.MonitoringIntervalSeconds = 15
+		c.Database.LogRetentionDays = 90
+		c.Database.Timescale.InstanceType = "m7g.large"
+		c.Database.Timescale.VolumeSizeGiB = 100
+		c.Database.Timescale.BackupRetentionDays = 35
+		c.Backend.Cpu = 1024
+		c.Backend.MemoryMiB = 2048
+		c.Backend.DesiredCount = 2
+		c.Backend.MinCount = 2
+		c.Backend.MaxCount = 10
+		c.Backend.LogRetentionDays = 90
+		c.Frontend.PriceClass = "PriceClass_All"
+		c.Monitoring.EvaluationPeriods = 2
+		c.Monitoring.DbFreeStorageGiB = 10
+		c.Monitoring.DbFreeableMemoryMiB = 256
+		c.Monitoring.DbConnections = 400
+		c.Monitoring.ExecSessionLogDays = 365
+	}
+	return c
+}

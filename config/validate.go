@@ -1,0 +1,433 @@
+package config
+
+import (
+	"net/mail"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+var (
+	accountPattern       = regexp.MustCompile(`^\d{12}$`)
+	regionPattern        = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$`)
+	dbClassPattern       = regexp.MustCompile(`^db\.[a-z][a-z0-9-]*\.(micro|small|medium|large|\d{0,2}xlarge|metal)$`)
+	ec2TypePattern       = regexp.MustCompile(`^[a-z][a-z0-9-]*\.(nano|micro|small|medium|large|\d{0,2}xlarge|metal)$`)
+	graviton             = regexp.MustCompile(`^[a-z]+\d+g[a-z]*\.`)
+	engineVersionPattern = regexp.MustCompile(`^(1[6-8])\.(\d{1,2})$`)
+	semverPattern        = regexp.MustCompile(`^\d+\.\d+\.\d+$`)
+	identPattern         = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+	imageTagPattern      = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
+	healthPathPattern    = regexp.MustCompile(`^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*(\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$`)
+	domainPattern        = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+	acmArnPattern        = regexp.MustCompile(`^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate/[0-9a-f-]{36}$`)
+	secretArnPattern     = regexp.MustCompile(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$`)
+	hostedZoneIDPattern  = regexp.MustCompile(`^Z[A-Z0-9]{4,31}$`)
+	sgIDPattern          = regexp.MustCompile(`^sg-[0-9a-f]{8}([0-9a-f]{9})?$`)
+	tagKeyPattern        = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
+)
+
+// Log retention periods CloudWatch Logs accepts.
+var logRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+var monitoringIntervals = []int{0, 1, 5, 10, 15, 30, 60}
+
+var priceClasses = []string{"PriceClass_100", "PriceClass_200", "PriceClass_All"}
+
+// fargateMemory lists the memory sizes (MiB) Fargate accepts for each CPU value.
+func fargateMemory(cpu int) []int {
+	span := func(from, to, step int) []int {
+		var out []int
+		for m := from; m <= to; m += step {
+			out = append(out, m)
+		}
+		return out
+	}
+	switch cpu {
+	case 256:
+		return []int{512, 1024, 2048}
+	case 512:
+		return span(1024, 4096, 1024)
+	case 1024:
+		return span(2048, 8192, 1024)
+	case 2048:
+		return span(4096, 16384, 1024)
+	case 4096:
+		return span(8192, 30720, 1024)
+	case 8192:
+		return span(16384, 61440, 4096)
+	case 16384:
+		return span(32768, 122880, 8192)
+	}
+	return nil
+}
+
+// Validate checks a resolved configuration and reports every invalid setting.
+func Validate(c *Config) error {
+	var p problems
+	pre := KeyEnvironments + "." + c.Name + "."
+	validateEnvironment(&p, pre, c)
+	validateNetwork(&p, pre+"network.", c)
+	validateDatabase(&p, pre+"database.", c)
+	validateBackend(&p, pre+"backend.", c)
+	validateFrontend(&p, pre+"frontend.", c)
+	validateMonitoring(&p, pre+"monitoring.", c)
+	return p.err(c.Name)
+}
+
+func validateEnvironment(p *problems, pre string, c *Config) {
+	if c.Account != "" && !accountPattern.MatchString(c.Account) {
+		p.add(pre+"account", "%q is not an AWS account ID; accepted: 12 digits, or empty for an environment-agnostic synth", c.Account)
+	}
+	if c.Region != "" && !regionPattern.MatchString(c.Region) {
+		p.add(pre+"region", "%q is not an AWS region name; accepted: e.g. us-east-1, eu-west-1, or empty", c.Region)
+	}
+	if (c.Account == "") != (c.Region == "") {
+		p.add(pre+"account", "account and region must be set together (both, or neither for an environment-agnostic synth)")
+	}
+	azs := c.AvailabilityZones
+	switch {
+	case c.Region != "" && len(azs) == 0:
+		p.add(pre+"availabilityZones", "required when a region is pinned, so synthesis never looks zones up in AWS; accepted: 2 or 3 zones of %s, e.g. [\"%sa\", \"%sb\"]", c.Region, c.Region, c.Region)
+	case c.Region == "" && len(azs) > 0:
+		p.add(pre+"availabilityZones", "only allowed with a pinned account and region; an environment-agnostic synth uses network.maxAzs")
+	case len(azs) > 0:
+		if len(azs) < 2 || len(azs) > 3 {
+			p.add(pre+"availabilityZones", "%d zones given; accepted: 2 or 3 (the load balancer and the database subnet group need two)", len(azs))
+		}
+		seen := map[string]bool{}
+		for _, az := range azs {
+			if seen[az] {
+				p.add(pre+"availabilityZones", "zone %q is listed twice", az)
+			}
+			seen[az] = true
+			if !strings.HasPrefix(az, c.Region) || len(az) != len(c.Region)+1 {
+				p.add(pre+"availabilityZones", "zone %q is not in region %s; accepted: %sa, %sb, ...", az, c.Region, c.Region, c.Region)
+			}
+		}
+	}
+	for _, k := range sortedKeys(c.Tags) {
+		if !tagKeyPattern.MatchString(k) || strings.HasPrefix(strings.ToLower(k), "aws:") {
+			p.add(pre+"tags."+k, "not a valid tag key (1-128 letters, digits, spaces and _.:/=+-@, not starting with aws:)")
+		}
+		if len(c.Tags[k]) > 256 {
+			p.add(pre+"tags."+k, "tag value longer than 256 characters")
+		}
+	}
+}
+
+func validateNetwork(p *problems, pre string, c *Config) {
+	n := c.Network
+	if len(c.AvailabilityZones) == 0 && (n.MaxAzs < 2 || n.MaxAzs > 3) {
+		p.add(pre+"maxAzs", "%d is out of range; accepted: 2 or 3", n.MaxAzs)
+	}
+	prefix, err := netip.ParsePrefix(n.VpcCidr)
+	switch {
+	case err != nil || !prefix.Addr().Is4():
+		p.add(pre+"vpcCidr", "%q is not an IPv4 CIDR block; accepted: e.g. 10.10.0.0/16", n.VpcCidr)
+	case prefix.Masked() != prefix:
+		p.add(pre+"vpcCidr", "%q has host bits set; did you mean %s?", n.VpcCidr, prefix.Masked())
+	case prefix.Bits() < 16 || prefix.Bits() > 24:
+		p.add(pre+"vpcCidr", "/%d is out of range; accepted: a prefix length from /16 to /24 (what a VPC allows, with room for subnets)", prefix.Bits())
+	case !privateRange(prefix):
+		p.add(pre+"vpcCidr", "%s is not inside a private range; accepted: within 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16", n.VpcCidr)
+	default:
+		if n.SubnetCidrMask < 16 || n.SubnetCidrMask > 28 {
+			p.add(pre+"subnetCidrMask", "/%d is out of range; accepted: /16 to /28", n.SubnetCidrMask)
+			break
+		}
+		groups := 2
+		if n.NatGateways > 0 {
+			groups = 3
+		}
+		subnets := groups * c.AzCount()
+		need := subnets << (32 - n.SubnetCidrMask)
+		if n.SubnetCidrMask <= prefix.Bits() || need > 1<<(32-prefix.Bits()) {
+			p.add(pre+"subnetCidrMask", "%d subnets of /%d (%d subnet groups x %d zones) do not fit in %s; use a larger vpcCidr or a longer subnetCidrMask", subnets, n.SubnetCidrMask, groups, c.AzCount(), n.VpcCidr)
+		}
+	}
+	if n.NatGateways < 0 || n.NatGateways > c.AzCount() {
+		p.add(pre+"natGateways", "%d is out of range; accepted: 0 to %d (one per availability zone at most)", n.NatGateways, c.AzCount())
+	}
+	if !slices.Contains(logRetentionDays, n.FlowLogRetentionDays) {
+		p.add(pre+"flowLogRetentionDays", "%d is not a CloudWatch Logs retention; accepted: %s", n.FlowLogRetentionDays, ints(logRetentionDays))
+	}
+	if c.Production() && n.NatGateways < 2 && c.AzCount() >= 2 {
+		p.add(pre+"natGateways", "a prod-profile environment needs a NAT gateway per zone it uses (at least 2) so one zone's outage does not cut the service off")
+	}
+}
+
+func privateRange(p netip.Prefix) bool {
+	for _, r := range []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"} {
+		parent := netip.MustParsePrefix(r)
+		if parent.Contains(p.Addr()) && p.Bits() >= parent.Bits() {
+			return true
+		}
+	}
+	return false
+}
+
+func validateDatabase(p *problems, pre string, c *Config) {
+	d := c.Database
+	switch d.Engine {
+	case EngineRDSPostgres:
+		validateRDS(p, pre, c)
+	case EngineTimescaleDB:
+		validateTimescale(p, pre+"timescale.", c)
+	case EngineExternal:
+		validateExternal(p, pre+"external.", c)
+	default:
+		p.add(pre+"engine", "unknown engine %q; accepted: %s, %s, %s", d.Engine, EngineRDSPostgres, EngineTimescaleDB, EngineExternal)
+	}
+	if d.Engine != EngineExternal && !identPattern.MatchString(d.DatabaseName) {
+		p.add(pre+"databaseName", "%q is not a database name; accepted: lower-case letters, digits and _, starting with a letter, at most 63 characters", d.DatabaseName)
+	}
+	if d.Engine != EngineExternal && slices.Contains([]string{"postgres", "template0", "template1", "rdsadmin"}, d.DatabaseName) {
+		p.add(pre+"databaseName", "%q is reserved by PostgreSQL or RDS; choose another name", d.DatabaseName)
+	}
+	if !slices.Contains(logRetentionDays, d.LogRetentionDays) {
+		p.add(pre+"logRetentionDays", "%d is not a CloudWatch Logs retention; accepted: %s", d.LogRetentionDays, ints(logRetentionDays))
+	}
+}
+
+func validateRDS(p *problems, pre string, c *Config) {
+	d := c.Database
+	if !dbClassPattern.MatchString(d.InstanceClass) {
+		p.add(pre+"instanceClass", "%q is not an RDS instance class; accepted: e.g. db.t4g.micro, db.m7g.large", d.InstanceClass)
+	} else if c.Production() && strings.HasPrefix(d.InstanceClass, "db.t") {
+		p.add(pre+"instanceClass", "%q is a burstable class; a prod-profile environment needs a fixed-performance class such as db.m7g.large", d.InstanceClass)
+	}
+	if m := engineVersionPattern.FindStringSubmatch(d.EngineVersion); m == nil {
+		p.add(pre+"engineVersion", "%q is not a pinned PostgreSQL minor version; accepted: MAJOR.MINOR with major 16, 17 or 18, e.g. 17.9", d.EngineVersion)
+	}
+	if d.AllocatedStorageGiB < 20 || d.AllocatedStorageGiB > 65536 {
+		p.add(pre+"allocatedStorageGiB", "%d is out of range; accepted: 20 to 65536 GiB (gp3)", d.AllocatedStorageGiB)
+	}
+	if d.MaxAllocatedStorageGiB != 0 && d.MaxAllocatedStorageGiB < d.AllocatedStorageGiB+d.AllocatedStorageGiB/10 {
+		p.add(pre+"maxAllocatedStorageGiB", "%d must be 0 (no storage autoscaling) or at least 10%% above allocatedStorageGiB (%d)", d.MaxAllocatedStorageGiB, d.AllocatedStorageGiB)
+	}
+	if d.MaxAllocatedStorageGiB > 65536 {
+		p.add(pre+"maxAllocatedStorageGiB", "%d is out of range; accepted: at most 65536 GiB", d.MaxAllocatedStorageGiB)
+	}
+	if d.BackupRetentionDays < 1 || d.BackupRetentionDays > 35 {
+		p.add(pre+"backupRetentionDays", "%d is out of range; accepted: 1 to 35 days", d.BackupRetentionDays)
+	} else if c.Production() && d.BackupRetentionDays < 7 {
+		p.add(pre+"backupRetentionDays", "%d is too short for a prod-profile environment; accepted: 7 to 35 days", d.BackupRetentionDays)
+	}
+	if !slices.Contains(monitoringIntervals, d.MonitoringIntervalSeconds) {
+		p.add(pre+"monitoringIntervalSeconds", "%d is not an enhanced monitoring interval; accepted: %s (0 turns it off)", d.MonitoringIntervalSeconds, ints(monitoringIntervals))
+	}
+	if c.Production() && !d.DeletionProtection {
+		p.add(pre+"deletionProtection", "must be true in a prod-profile environment")
+	}
+	if c.Production() && !d.MultiAz {
+		p.add(pre+"multiAz", "must be true in a prod-profile environment")
+	}
+}
+
+func validateTimescale(p *problems, pre string, c *Config) {
+	t := c.Database.Timescale
+	if !ec2TypePattern.MatchString(t.InstanceType) || !graviton.MatchString(t.InstanceType) {
+		p.add(pre+"instanceType", "%q is not a Graviton (arm64) EC2 instance type; accepted: e.g. t4g.small, m7g.large, r7g.large", t.InstanceType)
+	}
+	if t.VolumeSizeGiB < 10 || t.VolumeSizeGiB > 16384 {
+		p.add(pre+"volumeSizeGiB", "%d is out of range; accepted: 10 to 16384 GiB", t.VolumeSizeGiB)
+	}
+	if t.PostgresMajor < 15 || t.PostgresMajor > 17 {
+		p.add(pre+"postgresMajor", "%d is not supported; accepted: 15, 16 or 17", t.PostgresMajor)
+	}
+	if !semverPattern.MatchString(t.TimescaleVersion) || !strings.HasPrefix(t.TimescaleVersion, "2.") {
+		p.add(pre+"timescaleVersion", "%q is not a pinned TimescaleDB 2.x version; accepted: e.g. 2.22.1", t.TimescaleVersion)
+	}
+	if t.BackupRetentionDays < 1 || t.BackupRetentionDays > 35 {
+		p.add(pre+"backupRetentionDays", "%d is out of range; accepted: 1 to 35 days", t.BackupRetentionDays)
+	}
+}
+
+func validateExternal(p *problems, pre string, c *Config) {
+	e := c.Database.External
+	if e.SecretArn == "" {
+		p.add(pre+"secretArn", "required for engine external: the ARN of a Secrets Manager secret with host, port, dbname, username and password")
+	} else if !secretArnPattern.MatchString(e.SecretArn) {
+		p.add(pre+"secretArn", "%q is not a Secrets Manager secret ARN; accepted: arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME", e.SecretArn)
+	}
+	switch {
+	case e.SecurityGroupID == "" && e.Cidr == "":
+		p.add(pre+"securityGroupId", "engine external needs securityGroupId or cidr: what the service is allowed to connect to")
+	case e.SecurityGroupID != "" && e.Cidr != "":
+		p.add(pre+"securityGroupId", "give securityGroupId or cidr, not both")
+	case e.SecurityGroupID != "" && !sgIDPattern.MatchString(e.SecurityGroupID):
+		p.add(pre+"securityGroupId", "%q is not a security group ID; accepted: sg- followed by 8 or 17 hex digits", e.SecurityGroupID)
+	case e.Cidr != "":
+		if pr, err := netip.ParsePrefix(e.Cidr); err != nil || !pr.Addr().Is4() || pr.Masked() != pr {
+			p.add(pre+"cidr", "%q is not an IPv4 CIDR block; accepted: e.g. 10.50.0.0/24", e.Cidr)
+		} else if pr.Bits() == 0 {
+			p.add(pre+"cidr", "0.0.0.0/0 would let the service connect anywhere; name the database's network")
+		}
+	}
+	if e.Port < 1 || e.Port > 65535 {
+		p.add(pre+"port", "%d is out of range; accepted: 1 to 65535", e.Port)
+	}
+}
+
+func validateBackend(p *problems, pre string, c *Config) {
+	b := c.Backend
+	if mem := fargateMemory(b.Cpu); mem == nil {
+		p.add(pre+"cpu", "%d is not a Fargate CPU value; accepted: 256, 512, 1024, 2048, 4096, 8192, 16384", b.Cpu)
+	} else if !slices.Contains(mem, b.MemoryMiB) {
+		p.add(pre+"memoryMiB", "Fargate does not run %d MiB with cpu %d; accepted: %s", b.MemoryMiB, b.Cpu, ints(mem))
+	}
+	if b.MinCount < 1 {
+		p.add(pre+"minCount", "%d is out of range; accepted: at least 1", b.MinCount)
+	}
+	if b.MaxCount > 100 {
+		p.add(pre+"maxCount", "%d is out of range; accepted: at most 100", b.MaxCount)
+	}
+	if b.MinCount > b.MaxCount {
+		p.add(pre+"minCount", "%d is greater than maxCount %d", b.MinCount, b.MaxCount)
+	}
+	if b.DesiredCount < b.MinCount || b.DesiredCount > b.MaxCount {
+		p.add(pre+"desiredCount", "%d is outside minCount..maxCount (%d..%d)", b.DesiredCount, b.MinCount, b.MaxCount)
+	}
+	if c.Production() && b.MinCount < 2 {
+		p.add(pre+"minCount", "a prod-profile environment needs at least 2 tasks so one zone or one deployment never takes the API down")
+	}
+	if b.Port < 1024 || b.Port > 65535 {
+		p.add(pre+"port", "%d is out of range; accepted: 1024 to 65535 (the container runs as a non-root user)", b.Port)
+	}
+	if len(b.HealthCheckPath) > 1024 || !healthPathPattern.MatchString(b.HealthCheckPath) {
+		p.add(pre+"healthCheckPath", "%q is not a URL path; accepted: a path starting with /, without spaces, at most 1024 characters, e.g. /api/health", b.HealthCheckPath)
+	}
+	if b.CpuArchitecture != "ARM64" && b.CpuArchitecture != "X86_64" {
+		p.add(pre+"cpuArchitecture", "%q is unknown; accepted: ARM64, X86_64", b.CpuArchitecture)
+	}
+	if c.Production() && b.Spot {
+		p.add(pre+"spot", "a prod-profile environment runs on-demand tasks; Spot tasks can be stopped at two minutes' notice")
+	}
+	if c.Network.NatGateways == 0 && !b.AssignPublicIp {
+		p.add(pre+"assignPublicIp", "must be true when network.natGateways is 0: without a NAT gateway, tasks reach ECR, CloudWatch Logs and Secrets Manager only through a public IP")
+	}
+	if c.Network.NatGateways > 0 && b.AssignPublicIp {
+		p.add(pre+"assignPublicIp", "must be false when the VPC has NAT gateways: tasks stay in private subnets")
+	}
+	if b.TargetCpuPercent < 10 || b.TargetCpuPercent > 90 {
+		p.add(pre+"targetCpuPercent", "%d is out of range; accepted: 10 to 90", b.TargetCpuPercent)
+	}
+	if b.RequestsPerTarget < 1 || b.RequestsPerTarget > 100000 {
+		p.add(pre+"requestsPerTarget", "%d is out of range; accepted: 1 to 100000 requests per target per minute", b.RequestsPerTarget)
+	}
+	if !slices.Contains(logRetentionDays, b.LogRetentionDays) {
+		p.add(pre+"logRetentionDays", "%d is not a CloudWatch Logs retention; accepted: %s", b.LogRetentionDays, ints(logRetentionDays))
+	}
+	img := b.Image
+	switch {
+	case img.Directory != "" && img.Tag != "":
+		p.add(pre+"image", "give image.directory (build locally) or image.tag (pull from ECR), not both")
+	case img.Directory == "" && img.Tag == "":
+		p.add(pre+"image", "give image.directory (a Docker build context) or image.tag (a tag in the ECR repository), or -c %s=TAG", KeyImageTag)
+	case img.Tag != "":
+		if !imageTagPattern.MatchString(img.Tag) || img.Tag == "latest" {
+			p.add(pre+"image.tag", "%q is not an image tag this project deploys; accepted: 1-128 letters, digits, _ . -, not starting with . or -, and not \"latest\" (tags are immutable)", img.Tag)
+		}
+	default:
+		if !isFile(c.Path(filepath.Join(img.Directory, "Dockerfile"))) {
+			p.add(pre+"image.directory", "%q has no Dockerfile (resolved to %s)", img.Directory, c.Path(img.Directory))
+		}
+	}
+}
+
+func validateFrontend(p *problems, pre string, c *Config) {
+	f := c.Frontend
+	if f.SourceDir == "" || !isFile(c.Path(filepath.Join(f.SourceDir, "index.html"))) {
+		p.add(pre+"sourceDir", "%q has no index.html (resolved to %s); accepted: a directory of built static files, or -c %s=DIR", f.SourceDir, c.Path(f.SourceDir), KeyFrontendDir)
+	}
+	if !slices.Contains(priceClasses, f.PriceClass) {
+		p.add(pre+"priceClass", "%q is unknown; accepted: %s", f.PriceClass, strings.Join(priceClasses, ", "))
+	}
+	switch {
+	case f.DomainName == "" && f.CertificateArn != "":
+		p.add(pre+"certificateArn", "set without frontend.domainName; a certificate is only used with a custom domain")
+	case f.DomainName != "" && f.CertificateArn == "":
+		p.add(pre+"certificateArn", "required with frontend.domainName %q: the ARN of an ACM certificate in us-east-1 that covers it", f.DomainName)
+	case f.DomainName != "":
+		if !domainPattern.MatchString(f.DomainName) {
+			p.add(pre+"domainName", "%q is not a lower-case DNS name; accepted: e.g. app.example.com", f.DomainName)
+		}
+		if m := acmArnPattern.FindStringSubmatch(f.CertificateArn); m == nil {
+			p.add(pre+"certificateArn", "%q is not an ACM certificate ARN; accepted: arn:aws:acm:us-east-1:ACCOUNT:certificate/ID", f.CertificateArn)
+		} else if m[1] != "us-east-1" {
+			p.add(pre+"certificateArn", "certificate is in %s; CloudFront only uses ACM certificates from us-east-1", m[1])
+		}
+	}
+	switch {
+	case (f.HostedZoneID == "") != (f.HostedZoneName == ""):
+		p.add(pre+"hostedZoneId", "hostedZoneId and hostedZoneName must be set together")
+	case f.HostedZoneID != "":
+		if f.DomainName == "" {
+			p.add(pre+"hostedZoneId", "a hosted zone is only used with frontend.domainName")
+		}
+		if !hostedZoneIDPattern.MatchString(f.HostedZoneID) {
+			p.add(pre+"hostedZoneId", "%q is not a Route 53 hosted zone ID; accepted: Z followed by upper-case letters and digits", f.HostedZoneID)
+		}
+		zone := strings.TrimSuffix(f.HostedZoneName, ".")
+		if f.DomainName != "" && f.DomainName != zone && !strings.HasSuffix(f.DomainName, "."+zone) {
+			p.add(pre+"domainName", "%q is not inside hosted zone %q", f.DomainName, zone)
+		}
+	}
+}
+
+func validateMonitoring(p *problems, pre string, c *Config) {
+	m := c.Monitoring
+	if m.AlarmEmail != "" {
+		if a, err := mail.ParseAddress(m.AlarmEmail); err != nil || a.Address != m.AlarmEmail {
+			p.add(pre+"alarmEmail", "%q is not an e-mail address; accepted: e.g. oncall@example.com, or empty for no subscription", m.AlarmEmail)
+		}
+	}
+	if m.EvaluationPeriods < 1 || m.EvaluationPeriods > 10 {
+		p.add(pre+"evaluationPeriods", "%d is out of range; accepted: 1 to 10 one-minute periods", m.EvaluationPeriods)
+	}
+	percents := map[string]float64{
+		"alb5xxPercent": m.Alb5xxPercent, "target5xxPercent": m.Target5xxPercent,
+		"serviceCpuPercent": m.ServiceCpuPercent, "serviceMemoryPercent": m.ServiceMemoryPercent,
+		"dbCpuPercent": m.DbCpuPercent, "cloudFront5xxPercent": m.CloudFront5xxPercent,
+	}
+	for _, k := range sortedKeys(percents) {
+		if v := percents[k]; v <= 0 || v > 100 {
+			p.add(pre+k, "%v is out of range; accepted: more than 0 and at most 100 (percent)", v)
+		}
+	}
+	positive := map[string]float64{
+		"latencyP99Seconds": m.LatencyP99Seconds, "dbFreeStorageGiB": m.DbFreeStorageGiB,
+		"dbFreeableMemoryMiB": m.DbFreeableMemoryMiB, "dbConnections": m.DbConnections,
+	}
+	for _, k := range sortedKeys(positive) {
+		if positive[k] <= 0 {
+			p.add(pre+k, "%v is out of range; accepted: a number greater than 0", positive[k])
+		}
+	}
+	if m.LatencyP99Seconds > 60 {
+		p.add(pre+"latencyP99Seconds", "%v is out of range; accepted: at most 60 (the load balancer's idle timeout)", m.LatencyP99Seconds)
+	}
+	if c.Database.Engine == EngineRDSPostgres && m.DbFreeStorageGiB >= float64(c.Database.AllocatedStorageGiB) {
+		p.add(pre+"dbFreeStorageGiB", "%v GiB would alarm at once: it is not below database.allocatedStorageGiB (%d)", m.DbFreeStorageGiB, c.Database.AllocatedStorageGiB)
+	}
+	if !slices.Contains(logRetentionDays, m.ExecSessionLogDays) {
+		p.add(pre+"execSessionLogDays", "%d is not a CloudWatch Logs retention; accepted: %s", m.ExecSessionLogDays, ints(logRetentionDays))
+	}
+}
+
+func isFile(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
+}
+
+func ints(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,101 @@
+package stacks
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/tsa-platform/infra/config"
+	tsaconstructs "github.com/tsa-platform/infra/constructs"
+)
+
+// DataStackProps configures the data stack.
+type DataStackProps struct {
+	awscdk.StackProps
+	Config *config.Config
+	Vpc    awsec2.IVpc
+}
+
+// DataStack owns the database. Consumers use Database and never the engine.
+type DataStack struct {
+	awscdk.Stack
+	Database tsaconstructs.Database
+}
+
+// NewDataStack creates the configured data tier.
+func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) *DataStack {
+	stack := awscdk.NewStack(scope, &id, &props.StackProps)
+	cfg := props.Config
+	d := cfg.Database
+	isolated := &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED}
+
+	var db tsaconstructs.Database
+	switch d.Engine {
+	case config.EngineRDSPostgres:
+		pg := tsaconstructs.NewPostgresDatabase(stack, "Postgres", &tsaconstructs.PostgresDatabaseProps{
+			Vpc:                       props.Vpc,
+			VpcSubnets:                isolated,
+			InstanceClass:             d.InstanceClass,
+			EngineVersion:             d.EngineVersion,
+			AllocatedStorageGiB:       d.AllocatedStorageGiB,
+			MaxAllocatedStorageGiB:    d.MaxAllocatedStorageGiB,
+			DatabaseName:              d.DatabaseName,
+			MultiAz:                   d.MultiAz,
+			BackupRetentionDays:       d.BackupRetentionDays,
+			Production:                cfg.Production(),
+			DeletionProtection:        d.DeletionProtection,
+			PerformanceInsights:       d.PerformanceInsights,
+			MonitoringIntervalSeconds: d.MonitoringIntervalSeconds,
+			LogRetention:              Retention(d.LogRetentionDays),
+		})
+		db = pg.Database
+		output(stack, "DatabaseInstanceId", pg.Instance.InstanceIdentifier(), "RDS instance identifier")
+	case config.EngineTimescaleDB:
+		panic("database.engine timescaledb is not wired yet")
+	case config.EngineExternal:
+		db = externalDatabase(stack, cfg, props.Vpc)
+	default:
+		panic(fmt.Sprintf("database.engine %q was not validated", d.Engine))
+	}
+	db.Engine = d.Engine
+
+	if db.Endpoint != nil {
+		output(stack, "DatabaseEndpoint", db.Endpoint, "Host name the API connects to")
+	}
+	output(stack, "DatabasePort", jsii.String(fmt.Sprint(db.Port)), "TCP port of the database")
+	output(stack, "DatabaseName", jsii.String(db.Name), "Database the API uses")
+	output(stack, "DatabaseSecretArn", db.Secret.SecretArn(), "Secrets Manager secret with host, port, dbname, username and password")
+	for i, sg := range *db.Connections.SecurityGroups() {
+		output(stack, fmt.Sprintf("DatabaseSecurityGroupId%d", i+1), sg.SecurityGroupId(), "Security group of the database")
+	}
+
+	return &DataStack{Stack: stack, Database: db}
+}
+
+// externalDatabase connects to a database this project does not create: only
+// the secret is referenced and the service is allowed to reach it.
+func externalDatabase(stack awscdk.Stack, cfg *config.Config, vpc awsec2.IVpc) tsaconstructs.Database {
+	e := cfg.Database.External
+	secret := awssecretsmanager.Secret_FromSecretCompleteArn(stack, jsii.String("ExternalSecret"), jsii.String(e.SecretArn))
+	port := awsec2.Port_Tcp(jsii.Number(float64(e.Port)))
+	var conns awsec2.Connections
+	if e.SecurityGroupID != "" {
+		sg := awsec2.SecurityGroup_FromSecurityGroupId(stack, jsii.String("ExternalSecurityGroup"), jsii.String(e.SecurityGroupID), &awsec2.SecurityGroupImportOptions{
+			AllowAllOutbound: jsii.Bool(false),
+			Mutable:          jsii.Bool(false),
+		})
+		conns = awsec2.NewConnections(&awsec2.ConnectionsProps{SecurityGroups: &[]awsec2.ISecurityGroup{sg}, DefaultPort: port})
+	} else {
+		conns = awsec2.NewConnections(&awsec2.ConnectionsProps{Peer: awsec2.Peer_Ipv4(jsii.String(e.Cidr)), DefaultPort: port})
+	}
+	return tsaconstructs.Database{
+		Port:        float64(e.Port),
+		Name:        cfg.Database.DatabaseName,
+		Secret:      secret,
+		Connections: conns,
+	}
+}

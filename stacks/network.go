@@ -1,0 +1,93 @@
+package stacks
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/tsa-platform/infra/config"
+)
+
+// NetworkStackProps configures the network stack.
+type NetworkStackProps struct {
+	awscdk.StackProps
+	Config *config.Config
+}
+
+// NetworkStack owns the VPC every other stack runs in.
+type NetworkStack struct {
+	awscdk.Stack
+	Vpc awsec2.Vpc
+}
+
+// Subnet group names, also used by the other stacks to select subnets.
+const (
+	SubnetPublic   = "public"
+	SubnetApp      = "app"
+	SubnetIsolated = "isolated"
+)
+
+// NewNetworkStack creates a VPC with public, private-with-egress (when there
+// is NAT) and isolated subnets, flow logs and an S3 gateway endpoint.
+func NewNetworkStack(scope constructs.Construct, id string, props *NetworkStackProps) *NetworkStack {
+	stack := awscdk.NewStack(scope, &id, &props.StackProps)
+	cfg := props.Config
+	n := cfg.Network
+	mask := jsii.Number(float64(n.SubnetCidrMask))
+
+	subnets := []*awsec2.SubnetConfiguration{
+		{Name: jsii.String(SubnetPublic), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: mask, MapPublicIpOnLaunch: jsii.Bool(false)},
+	}
+	if n.NatGateways > 0 {
+		subnets = append(subnets, &awsec2.SubnetConfiguration{Name: jsii.String(SubnetApp), SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS, CidrMask: mask})
+	}
+	subnets = append(subnets, &awsec2.SubnetConfiguration{Name: jsii.String(SubnetIsolated), SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED, CidrMask: mask})
+
+	vpcProps := &awsec2.VpcProps{
+		IpAddresses:                  awsec2.IpAddresses_Cidr(jsii.String(n.VpcCidr)),
+		NatGateways:                  jsii.Number(float64(n.NatGateways)),
+		SubnetConfiguration:          &subnets,
+		RestrictDefaultSecurityGroup: jsii.Bool(true),
+		EnableDnsHostnames:           jsii.Bool(true),
+		EnableDnsSupport:             jsii.Bool(true),
+		GatewayEndpoints: &map[string]*awsec2.GatewayVpcEndpointOptions{
+			"S3": {Service: awsec2.GatewayVpcEndpointAwsService_S3()},
+		},
+	}
+	if len(cfg.AvailabilityZones) > 0 {
+		vpcProps.AvailabilityZones = jsii.Strings(cfg.AvailabilityZones...)
+	} else {
+		vpcProps.MaxAzs = jsii.Number(float64(n.MaxAzs))
+	}
+	vpc := awsec2.NewVpc(stack, jsii.String("Vpc"), vpcProps)
+
+	flowLogs := awslogs.NewLogGroup(stack, jsii.String("FlowLogs"), &awslogs.LogGroupProps{
+		Retention:     Retention(n.FlowLogRetentionDays),
+		RemovalPolicy: removal(cfg),
+	})
+	vpc.AddFlowLog(jsii.String("FlowLog"), &awsec2.FlowLogOptions{
+		Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(flowLogs, nil),
+		TrafficType: awsec2.FlowLogTrafficType_ALL,
+	})
+
+	output(stack, "VpcId", vpc.VpcId(), "ID of the VPC")
+	output(stack, "VpcCidr", vpc.VpcCidrBlock(), "IPv4 CIDR block of the VPC")
+	output(stack, "PublicSubnetIds", joinSubnets(vpc.PublicSubnets()), "Public subnets (NAT, nothing else)")
+	if n.NatGateways > 0 {
+		output(stack, "AppSubnetIds", joinSubnets(vpc.PrivateSubnets()), "Private subnets with NAT egress (Fargate tasks)")
+	}
+	output(stack, "IsolatedSubnetIds", joinSubnets(vpc.IsolatedSubnets()), "Isolated subnets without an internet route (database)")
+	output(stack, "FlowLogGroupName", flowLogs.LogGroupName(), "CloudWatch log group of the VPC flow logs")
+
+	return &NetworkStack{Stack: stack, Vpc: vpc}
+}
+
+func joinSubnets(subnets *[]awsec2.ISubnet) *string {
+	ids := make([]*string, 0, len(*subnets))
+	for _, s := range *subnets {
+		ids = append(ids, s.SubnetId())
+	}
+	return awscdk.Fn_Join(jsii.String(","), &ids)
+}
