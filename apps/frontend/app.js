@@ -143,7 +143,10 @@
 
   function routeURL(q) {
     var params = new URLSearchParams({ from: toRFC3339(q.from), to: toRFC3339(q.to), bucket: q.bucket });
-    return '/series/' + encodeURIComponent(q.name) + '?' + params.toString();
+    // A trailing slash when the name has a dot: the CloudFront rewrite treats a
+    // dot in the last path segment as a file and would not serve index.html.
+    var slash = q.name.indexOf('.') >= 0 ? '/' : '';
+    return '/series/' + encodeURIComponent(q.name) + slash + '?' + params.toString();
   }
 
   function fillForm(route) {
