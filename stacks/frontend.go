@@ -43,12 +43,13 @@ const APIPathPattern = "/api/*"
 const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; font-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; upgrade-insecure-requests"
 
-// spaRewrite serves the app shell for client-side routes. It runs on the
-// default (S3) behaviour only, so API 404s stay API 404s.
-const spaRewrite = `function handler(event) {
+// spaRewrite serves the app shell for client-side routes (anything that is
+// not a static file type, so /series/cpu.load still reaches the app). It runs
+// on the default (S3) behaviour only, so API 404s stay API 404s.
+const spaRewrite = `var assets = /\.(html|js|mjs|css|json|map|txt|xml|webmanifest|ico|png|jpe?g|gif|svg|webp|avif|woff2?|ttf|otf|wasm)$/i;
+function handler(event) {
   var request = event.request;
-  var uri = request.uri;
-  if (uri.indexOf('.', uri.lastIndexOf('/')) === -1) {
+  if (!assets.test(request.uri)) {
     request.uri = '/index.html';
   }
   return request;

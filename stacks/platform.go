@@ -31,8 +31,32 @@ func (p *Platform) Stacks() []awscdk.Stack {
 // LoadConfig reads the whole context of the app (cdk.json plus -c flags, as the
 // CLI passes them) into a validated configuration.
 func LoadConfig(app awscdk.App, root string) (*config.Config, error) {
-	ctx, _ := app.Node().GetAllContext(nil).(map[string]any)
+	ctx, _ := unwrapJsii(app.Node().GetAllContext(nil)).(map[string]any)
 	return config.Load(ctx, root)
+}
+
+// unwrapJsii turns jsii's wire form of nested maps ({"$jsii.map": {...}})
+// back into plain JSON values.
+func unwrapJsii(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		if inner, ok := t["$jsii.map"]; ok && len(t) == 1 {
+			return unwrapJsii(inner)
+		}
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = unwrapJsii(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = unwrapJsii(e)
+		}
+		return out
+	default:
+		return v
+	}
 }
 
 // NewPlatform adds the four stacks of one environment to the app.

@@ -1,0 +1,229 @@
+// Package test holds the specification of the synthesized platform. TestMain
+// synthesizes each environment once through stacks.NewPlatform, with the
+// context the CDK CLI would pass from cdk.json, and every test reads the
+// shared templates: one jsii runtime per test binary, no t.Parallel.
+package test
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/tsa-platform/infra/config"
+	"github.com/tsa-platform/infra/stacks"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden snapshots in test/snapshots from the current synth")
+
+// Parts are the four stacks of an environment, in deployment order.
+var parts = []string{"network", "data", "compute", "frontend"}
+
+// synth is one synthesized environment.
+type synth struct {
+	cfg       *config.Config
+	platform  *stacks.Platform
+	templates map[string]assertions.Template
+	raw       map[string]map[string]any
+	outdir    string
+}
+
+var (
+	root    string
+	outRoot string
+	envs    = map[string]*synth{}
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := run(m)
+	os.Exit(code)
+}
+
+func run(m *testing.M) int {
+	defer jsii.Close()
+	var err error
+	if root, err = moduleRoot(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if outRoot, err = os.MkdirTemp("", "tsa-test-synth-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(outRoot)
+	for _, env := range []string{"dev", "prod"} {
+		s, err := synthesize(env, nil)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		envs[env] = s
+	}
+	return m.Run()
+}
+
+// moduleRoot finds the directory holding go.mod; go test runs in test/.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod above the test directory")
+		}
+		dir = parent
+	}
+}
+
+// cliContext is the context the CDK CLI hands the app for this project:
+// cdk.json's "context" (feature flags included) plus the keys it derives from
+// cdk.json's top-level settings.
+func cliContext() (map[string]any, error) {
+	data, err := os.ReadFile(filepath.Join(root, "cdk.json"))
+	if err != nil {
+		return nil, err
+	}
+	var file struct {
+		Context          map[string]any `json:"context"`
+		VersionReporting *bool          `json:"versionReporting"`
+		PathMetadata     *bool          `json:"pathMetadata"`
+		AssetMetadata    *bool          `json:"assetMetadata"`
+	}
+	if err := json.Unmarshal(data, &file); err != nil {
+		return nil, fmt.Errorf("cdk.json: %w", err)
+	}
+	ctx := file.Context
+	set := func(key string, v *bool) {
+		if v != nil {
+			ctx[key] = *v
+		}
+	}
+	set("aws:cdk:version-reporting", file.VersionReporting)
+	set("aws:cdk:enable-path-metadata", file.PathMetadata)
+	set("aws:cdk:enable-asset-metadata", file.AssetMetadata)
+	return ctx, nil
+}
+
+// synthesize builds one environment exactly as app.go does, with extra
+// context (as -c flags) on top of cdk.json.
+func synthesize(env string, extra map[string]any) (*synth, error) {
+	ctx, err := cliContext()
+	if err != nil {
+		return nil, err
+	}
+	ctx[config.KeyEnv] = env
+	for k, v := range extra {
+		ctx[k] = v
+	}
+	outdir, err := os.MkdirTemp(outRoot, env+"-")
+	if err != nil {
+		return nil, err
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{
+		Context: &ctx,
+		Outdir:  jsii.String(outdir),
+		// cfn-lint checks every template in this suite; the built-in validator
+		// would repeat that at ~4 s per synth.
+		BuiltinCloudFormationValidation: jsii.Bool(false),
+		StackTraces:                     jsii.Bool(false),
+		TreeMetadata:                    jsii.Bool(false),
+	})
+	cfg, err := stacks.LoadConfig(app, root)
+	if err != nil {
+		return nil, err
+	}
+	p := stacks.NewPlatform(app, cfg)
+	app.Synth(nil)
+	s := &synth{cfg: cfg, platform: p, templates: map[string]assertions.Template{}, raw: map[string]map[string]any{}, outdir: outdir}
+	for i, st := range p.Stacks() {
+		tpl := assertions.Template_FromStack(st, nil)
+		s.templates[parts[i]] = tpl
+		s.raw[parts[i]] = *tpl.ToJSON()
+	}
+	return s, nil
+}
+
+// must turns a failed jsii assertion (a panic) into a test failure that
+// carries the assertion's own message.
+func must(t *testing.T, what string, f func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s: %v", what, r)
+		}
+	}()
+	f()
+}
+
+// hasResource asserts a resource of the type with matching properties exists.
+func hasResource(t *testing.T, tpl assertions.Template, typ string, props map[string]any) {
+	t.Helper()
+	must(t, typ, func() { tpl.HasResourceProperties(jsii.String(typ), props) })
+}
+
+// resources returns the raw resources of a type in a synthesized template.
+func resources(tpl map[string]any, typ string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for id, r := range tpl["Resources"].(map[string]any) {
+		res := r.(map[string]any)
+		if res["Type"] == typ {
+			out[id] = res
+		}
+	}
+	return out
+}
+
+// one returns the single resource of a type, failing the test otherwise.
+func one(t *testing.T, tpl map[string]any, typ string) (string, map[string]any) {
+	t.Helper()
+	rs := resources(tpl, typ)
+	if len(rs) != 1 {
+		t.Fatalf("want exactly one %s, found %d", typ, len(rs))
+	}
+	for id, r := range rs {
+		return id, r
+	}
+	return "", nil
+}
+
+func props(r map[string]any) map[string]any {
+	p, _ := r["Properties"].(map[string]any)
+	return p
+}
+
+var assetHash = regexp.MustCompile(`[0-9a-f]{64}`)
+
+// normalize makes a template stable across asset content changes.
+func normalize(tpl map[string]any) ([]byte, error) {
+	data, err := json.MarshalIndent(tpl, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(assetHash.ReplaceAll(data, []byte("<asset-hash>")), '\n'), nil
+}
+
+func m(kv ...any) map[string]any {
+	out := map[string]any{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i].(string)] = kv[i+1]
+	}
+	return out
+}
+
+func jsonOf(v any) string {
+	data, _ := json.Marshal(v)
+	return string(data)
+}
