@@ -1,0 +1,148 @@
+package cost
+
+import (
+	"fmt"
+	"strings"
+)
+
+func secret(e *est) {
+	n := 1.0
+	replicas, ok, err := e.props().list("ReplicaRegions")
+	if err != nil {
+		e.notPriced(err.Error())
+	} else if ok {
+		n += float64(len(replicas))
+	}
+	note := "API calls are usage-based"
+	if n > 1 {
+		note = fmt.Sprintf("1 secret + %d replica(s); %s", int(n-1), note)
+	}
+	e.line("secret", n, "secretsmanager.secret.month", note)
+}
+
+// alarm prices a metric alarm: $/metric-month by resolution; metric-math
+// alarms pay for each metric they read, anomaly detection bands for 2 more.
+func alarm(e *est) {
+	p := e.props()
+	metrics, ok, err := p.list("Metrics")
+	if err != nil {
+		e.notPriced(err.Error())
+		return
+	}
+	std, high := 0.0, 0.0
+	if !ok || len(metrics) == 0 {
+		period, ok, err := p.num("Period")
+		if err != nil {
+			e.notPriced(err.Error())
+			return
+		}
+		if !ok {
+			e.notPriced("Period is not set")
+			return
+		}
+		if period < 60 {
+			high = 1
+		} else {
+			std = 1
+		}
+	} else {
+		bands := 0.0
+		for i, m := range metrics {
+			mp, _, err := p.asObj(fmt.Sprintf("Metrics[%d]", i), m)
+			if err != nil {
+				e.notPriced(err.Error())
+				return
+			}
+			if ms, ok, err := mp.obj("MetricStat"); err != nil {
+				e.notPriced(err.Error())
+				return
+			} else if ok {
+				period, ok, err := ms.num("Period")
+				if err != nil {
+					e.notPriced(err.Error())
+					return
+				}
+				if !ok {
+					e.notPriced(ms.name("Period") + " is not set")
+					return
+				}
+				if period < 60 {
+					high++
+				} else {
+					std++
+				}
+				continue
+			}
+			expr, _, err := mp.str("Expression")
+			if err != nil {
+				e.notPriced(err.Error())
+				return
+			}
+			up := strings.ToUpper(strings.TrimSpace(expr))
+			if strings.HasPrefix(up, "SELECT") {
+				e.notPriced("Metrics Insights query alarm: billed per metric analysed, not in the price table")
+				return
+			}
+			if strings.Contains(up, "ANOMALY_DETECTION_BAND") {
+				bands++
+			}
+		}
+		if bands > 0 {
+			// An anomaly detection alarm is billed as 3 metrics: the metric
+			// and the two band bounds.
+			if high > 0 {
+				high += 2 * bands
+			} else {
+				std += 2 * bands
+			}
+		}
+	}
+	if std > 0 {
+		e.line("alarm metrics, standard resolution", std, "cloudwatch.alarm.standard.metric_month", "")
+	}
+	if high > 0 {
+		e.line("alarm metrics, high resolution (period < 60 s)", high, "cloudwatch.alarm.high_resolution.metric_month", "")
+	}
+}
+
+func compositeAlarm(e *est) {
+	e.line("composite alarm", 1, "cloudwatch.alarm.composite.month", "")
+}
+
+func dashboard(e *est) {
+	e.line("dashboard", 1, "cloudwatch.dashboard.month", "")
+}
+
+func kmsKey(e *est) {
+	note := ""
+	if rot, _, _ := e.props().boolean("EnableKeyRotation"); rot {
+		note = "rotation on: each yearly rotation adds $1/month later (not in the idle figure)"
+	}
+	e.line("customer managed KMS key", 1, "kms.key.month", note)
+}
+
+func hostedZone(e *est) {
+	e.line("hosted zone", 1, "route53.hosted_zone.month", "DNS queries are usage-based")
+}
+
+func dynamoTable(e *est) {
+	mode, _, err := e.props().str("BillingMode")
+	if err != nil {
+		e.notPriced(err.Error())
+		return
+	}
+	if mode == "PAY_PER_REQUEST" {
+		e.usage("on-demand capacity and storage are billed by use")
+		return
+	}
+	e.notPriced("provisioned capacity (BillingMode PROVISIONED, the default) is not in the price table")
+}
+
+func ssmParameter(e *est) {
+	tier, _, _ := e.props().str("Tier")
+	if strings.EqualFold(tier, "Advanced") {
+		e.notPriced("advanced-tier parameter: monthly charge not in the price table")
+		return
+	}
+	e.free()
+}
