@@ -14,16 +14,18 @@ func defaults(profile string) Config {
 			FlowLogRetentionDays: 14,
 		},
 		Database: Database{
-			Engine:                    EngineRDSPostgres,
-			InstanceClass:             "db.t4g.micro",
-			EngineVersion:             "17.9",
-			AllocatedStorageGiB:       20,
-			MaxAllocatedStorageGiB:    50,
-			DatabaseName:              "tsa",
-			MultiAz:                   false,
-			BackupRetentionDays:       1,
-			DeletionProtection:        false,
-			PerformanceInsights:       true,
+			Engine:                 EngineRDSPostgres,
+			InstanceClass:          "db.t4g.micro",
+			EngineVersion:          "17.9",
+			AllocatedStorageGiB:    20,
+			MaxAllocatedStorageGiB: 50,
+			DatabaseName:           "tsa",
+			MultiAz:                false,
+			BackupRetentionDays:    1,
+			DeletionProtection:     false,
+			// Off on the dev class: Database Insights does not cover every
+			// micro/small class, and the dev database is not tuned.
+			PerformanceInsights:       false,
 			MonitoringIntervalSeconds: 60,
 			LogRetentionDays:          14,
 			Timescale: Timescale{
@@ -83,6 +85,7 @@ func defaults(profile string) Config {
 		c.Database.BackupRetentionDays = 14
 		c.Database.DeletionProtection = true
 		c.Database.MonitoringIntervalSeconds = 15
+		c.Database.PerformanceInsights = true
 		c.Database.LogRetentionDays = 90
 		c.Database.Timescale.InstanceType = "m7g.large"
 		c.Database.Timescale.VolumeSizeGiB = 100

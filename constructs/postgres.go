@@ -81,12 +81,23 @@ func NewPostgresDatabase(scope cdkconstructs.Construct, id string, props *Postgr
 		maxStorage = jsii.Number(float64(props.MaxAllocatedStorageGiB))
 	}
 
+	secret := awsrds.NewDatabaseSecret(this, jsii.String("Secret"), &awsrds.DatabaseSecretProps{
+		Username: jsii.String(MasterUsername),
+		Dbname:   jsii.String(props.DatabaseName),
+	})
+	// The credentials outlive a production stack, like the snapshot they unlock.
+	secretRemoval := awscdk.RemovalPolicy_DESTROY
+	if props.Production {
+		secretRemoval = awscdk.RemovalPolicy_RETAIN
+	}
+	secret.ApplyRemovalPolicy(secretRemoval)
+
 	instance := awsrds.NewDatabaseInstance(this, jsii.String("Instance"), &awsrds.DatabaseInstanceProps{
 		Engine:                    engine,
 		InstanceType:              awsec2.NewInstanceType(jsii.String(strings.TrimPrefix(props.InstanceClass, "db."))),
 		Vpc:                       props.Vpc,
 		VpcSubnets:                props.VpcSubnets,
-		Credentials:               awsrds.Credentials_FromGeneratedSecret(jsii.String(MasterUsername), nil),
+		Credentials:               awsrds.Credentials_FromSecret(secret, nil),
 		DatabaseName:              jsii.String(props.DatabaseName),
 		ParameterGroup:            params,
 		StorageType:               awsrds.StorageType_GP3,
@@ -109,10 +120,6 @@ func NewPostgresDatabase(scope cdkconstructs.Construct, id string, props *Postgr
 		AutoMinorVersionUpgrade: jsii.Bool(false),
 		CaCertificate:           awsrds.CaCertificate_RDS_CA_RSA2048_G1(),
 	})
-	// The generated secret outlives a production stack, like the snapshot it unlocks.
-	if secret := instance.Secret(); secret != nil && props.Production {
-		secret.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN)
-	}
 
 	return &PostgresDatabase{
 		Construct:      this,

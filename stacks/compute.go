@@ -170,6 +170,7 @@ func NewComputeStack(scope constructs.Construct, id string, props *ComputeStackP
 		ListenerPort:   jsii.Number(listenerPort),
 		Protocol:       elbv2.ApplicationProtocol_HTTP,
 		TaskSubnets:    taskSubnets,
+		SecurityGroups: &[]awsec2.ISecurityGroup{taskSG},
 		AssignPublicIp: jsii.Bool(b.AssignPublicIp),
 		Cpu:            jsii.Number(float64(b.Cpu)),
 		MemoryLimitMiB: jsii.Number(float64(b.MemoryMiB)),

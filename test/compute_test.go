@@ -1,0 +1,133 @@
+package test
+
+import (
+	"fmt"
+	"regexp"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestCompute(t *testing.T) {
+	for _, env := range []string{"dev", "prod"} {
+		s := envs[env]
+		b := s.cfg.Backend
+		prod := s.cfg.Production()
+		tpl := s.templates["compute"]
+		raw := s.raw["compute"]
+		t.Run(env, func(t *testing.T) {
+			hasResource(t, tpl, "AWS::ECR::Repository", m(
+				"ImageScanningConfiguration", m("ScanOnPush", true),
+				"ImageTagMutability", "IMMUTABLE",
+				"LifecyclePolicy", assertions.Match_ObjectLike(&map[string]any{"LifecyclePolicyText": assertions.Match_AnyValue()}),
+			))
+			hasResource(t, tpl, "AWS::ECS::Cluster", m("ClusterSettings", []any{m("Name", "containerInsights", "Value", "enabled")}))
+
+			_, task := one(t, raw, "AWS::ECS::TaskDefinition")
+			tp := props(task)
+			assert.Equal(t, fmt.Sprint(b.Cpu), tp["Cpu"])
+			assert.Equal(t, fmt.Sprint(b.MemoryMiB), tp["Memory"])
+			assert.Equal(t, m("CpuArchitecture", b.CpuArchitecture, "OperatingSystemFamily", "LINUX"), tp["RuntimePlatform"])
+			containers := tp["ContainerDefinitions"].([]any)
+			require.Len(t, containers, 1)
+			c := containers[0].(map[string]any)
+			assert.Equal(t, []any{m("ContainerPort", float64(b.Port), "Protocol", "tcp")}, c["PortMappings"])
+			assert.Equal(t, []any{"CMD", "/app", "-healthcheck"}, c["HealthCheck"].(map[string]any)["Command"], "container health check without a shell")
+
+			// Credentials and the API key arrive as ECS secrets, resolved by ECS at start.
+			secrets := map[string]string{}
+			for _, sec := range c["Secrets"].([]any) {
+				sm := sec.(map[string]any)
+				secrets[sm["Name"].(string)] = jsonOf(sm["ValueFrom"])
+			}
+			for name, key := range map[string]string{"DB_HOST": ":host::", "DB_PORT": ":port::", "DB_NAME": ":dbname::", "DB_USER": ":username::", "DB_PASSWORD": ":password::"} {
+				assert.Contains(t, secrets[name], key, "%s comes from the database secret's %s key", name, key)
+				assert.Contains(t, secrets[name], "-data", "%s comes from the data stack's secret", name)
+			}
+			assert.Contains(t, secrets, "API_KEY")
+			plainSecret := regexp.MustCompile(`(?i)pass|secret|key|token|credential`)
+			for _, e := range c["Environment"].([]any) {
+				name := e.(map[string]any)["Name"].(string)
+				assert.False(t, plainSecret.MatchString(name), "environment variable %s looks like a secret; use ECS secrets", name)
+			}
+
+			_, svc := one(t, raw, "AWS::ECS::Service")
+			sp := props(svc)
+			dc := sp["DeploymentConfiguration"].(map[string]any)
+			assert.Equal(t, m("Enable", true, "Rollback", true), dc["DeploymentCircuitBreaker"])
+			assert.EqualValues(t, 100, dc["MinimumHealthyPercent"])
+			assert.EqualValues(t, 200, dc["MaximumPercent"])
+			assert.EqualValues(t, b.DesiredCount, sp["DesiredCount"])
+			assert.EqualValues(t, 60, sp["HealthCheckGracePeriodSeconds"])
+			vpcCfg := sp["NetworkConfiguration"].(map[string]any)["AwsvpcConfiguration"].(map[string]any)
+			assert.Equal(t, "DISABLED", vpcCfg["AssignPublicIp"], "tasks have no public IP")
+			assert.Contains(t, jsonOf(vpcCfg["Subnets"]), "appSubnet", "tasks run in the private app subnets")
+			assert.Equal(t, b.EnableExec, sp["EnableExecuteCommand"] == true)
+
+			hasResource(t, tpl, "AWS::Logs::LogGroup", m("RetentionInDays", b.LogRetentionDays))
+
+			_, alb := one(t, raw, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+			ap := props(alb)
+			assert.Equal(t, "internal", ap["Scheme"], "the ALB is reached only through CloudFront's VPC origin")
+			attrs := map[string]any{}
+			for _, a := range ap["LoadBalancerAttributes"].([]any) {
+				am := a.(map[string]any)
+				attrs[am["Key"].(string)] = am["Value"]
+			}
+			assert.Equal(t, fmt.Sprint(prod), attrs["deletion_protection.enabled"])
+			assert.Equal(t, "true", attrs["routing.http.drop_invalid_header_fields.enabled"])
+			assert.Equal(t, "true", attrs["access_logs.s3.enabled"])
+
+			// Ingress: the ALB from inside the VPC on 80 only; the tasks from the ALB only.
+			for id, sg := range resources(raw, "AWS::EC2::SecurityGroup") {
+				for _, rule := range asList(props(sg)["SecurityGroupIngress"]) {
+					r := rule.(map[string]any)
+					assert.Equal(t, s.cfg.Network.VpcCidr, r["CidrIp"], "%s: ingress only from the VPC", id)
+					assert.EqualValues(t, 80, r["FromPort"], "%s", id)
+				}
+				assert.NotContains(t, jsonOf(props(sg)), "0.0.0.0/0\",\"Description\":\"Allow all", "%s: no allow-all egress", id)
+			}
+			ingress := resources(raw, "AWS::EC2::SecurityGroupIngress")
+			var dbRule, albRule bool
+			for _, r := range ingress {
+				p := props(r)
+				assert.NotContains(t, p, "CidrIp", "no CIDR ingress besides the ALB's VPC rule")
+				if jsonOf(p["GroupId"]) != "" && regexp.MustCompile(`DatabaseSecurityGroup|PostgresInstanceSecurityGroup`).MatchString(jsonOf(p["GroupId"])) {
+					dbRule = true
+					assert.Contains(t, jsonOf(p["SourceSecurityGroupId"]), "ApiSecurityGroup", "only the API tasks reach the database")
+				}
+				if jsonOf(p["SourceSecurityGroupId"]) != "" && regexp.MustCompile(`LoadBalancerSecurityGroup`).MatchString(jsonOf(p["SourceSecurityGroupId"])) {
+					albRule = true
+					assert.EqualValues(t, b.Port, p["FromPort"])
+				}
+			}
+			assert.True(t, dbRule, "the compute stack opens the database port to the API tasks")
+			assert.True(t, albRule, "the ALB reaches the tasks on the container port")
+
+			hasResource(t, tpl, "AWS::ElasticLoadBalancingV2::TargetGroup", m(
+				"HealthCheckPath", b.HealthCheckPath,
+				"Matcher", m("HttpCode", "200"),
+				"TargetGroupAttributes", assertions.Match_ArrayWith(&[]any{m("Key", "deregistration_delay.timeout_seconds", "Value", "15")}),
+			))
+			hasResource(t, tpl, "AWS::ApplicationAutoScaling::ScalableTarget", m("MinCapacity", b.MinCount, "MaxCapacity", b.MaxCount))
+			hasResource(t, tpl, "AWS::ApplicationAutoScaling::ScalingPolicy", m("TargetTrackingScalingPolicyConfiguration", assertions.Match_ObjectLike(&map[string]any{
+				"PredefinedMetricSpecification": m("PredefinedMetricType", "ECSServiceAverageCPUUtilization"),
+				"TargetValue":                   b.TargetCpuPercent,
+			})))
+			hasResource(t, tpl, "AWS::ApplicationAutoScaling::ScalingPolicy", m("TargetTrackingScalingPolicyConfiguration", assertions.Match_ObjectLike(&map[string]any{
+				"PredefinedMetricSpecification": assertions.Match_ObjectLike(&map[string]any{"PredefinedMetricType": "ALBRequestCountPerTarget"}),
+				"TargetValue":                   b.RequestsPerTarget,
+			})))
+
+			_, apiKey := one(t, raw, "AWS::SecretsManager::Secret")
+			assert.Contains(t, props(apiKey), "GenerateSecretString", "the API key is generated, never written in the template")
+		})
+	}
+}
+
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
