@@ -7,9 +7,11 @@ func defaults(profile string) Config {
 		Profile: profile,
 		Tags:    map[string]string{},
 		Network: Network{
-			VpcCidr:              "10.10.0.0/16",
-			MaxAzs:               2,
-			NatGateways:          1,
+			VpcCidr: "10.10.0.0/16",
+			MaxAzs:  2,
+			// No NAT in dev: tasks reach AWS APIs through a public IP (ingress
+			// stays ALB-only). A NAT gateway alone would cost ~$36/month idle.
+			NatGateways:          0,
 			SubnetCidrMask:       24,
 			FlowLogRetentionDays: 14,
 		},
@@ -46,8 +48,8 @@ func defaults(profile string) Config {
 			Port:              8080,
 			HealthCheckPath:   "/api/health",
 			CpuArchitecture:   "ARM64",
-			Spot:              false,
-			AssignPublicIp:    false,
+			Spot:              true,
+			AssignPublicIp:    true,
 			TargetCpuPercent:  70,
 			RequestsPerTarget: 1000,
 			LogRetentionDays:  14,
@@ -59,7 +61,7 @@ func defaults(profile string) Config {
 			PriceClass: "PriceClass_100",
 		},
 		Monitoring: Monitoring{
-			Dashboard:            true,
+			Dashboard:            false,
 			EvaluationPeriods:    3,
 			Alb5xxPercent:        5,
 			Target5xxPercent:     5,
@@ -77,6 +79,9 @@ func defaults(profile string) Config {
 	if profile == ProfileProd {
 		c.Network.VpcCidr = "10.20.0.0/16"
 		c.Network.NatGateways = 2
+		c.Backend.AssignPublicIp = false
+		c.Backend.Spot = false
+		c.Monitoring.Dashboard = true
 		c.Network.FlowLogRetentionDays = 90
 		c.Database.InstanceClass = "db.m7g.large"
 		c.Database.AllocatedStorageGiB = 100

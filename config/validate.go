@@ -176,6 +176,9 @@ func validateDatabase(p *problems, pre string, c *Config) {
 	case EngineRDSPostgres:
 		validateRDS(p, pre, c)
 	case EngineTimescaleDB:
+		if c.Network.NatGateways == 0 {
+			p.add(pre+"engine", "timescaledb needs network.natGateways of at least 1: the instance installs its packages at boot from private subnets")
+		}
 		validateTimescale(p, pre+"timescale.", c)
 	case EngineExternal:
 		validateExternal(p, pre+"external.", c)

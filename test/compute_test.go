@@ -62,8 +62,16 @@ func TestCompute(t *testing.T) {
 			assert.EqualValues(t, b.DesiredCount, sp["DesiredCount"])
 			assert.EqualValues(t, 60, sp["HealthCheckGracePeriodSeconds"])
 			vpcCfg := sp["NetworkConfiguration"].(map[string]any)["AwsvpcConfiguration"].(map[string]any)
-			assert.Equal(t, "DISABLED", vpcCfg["AssignPublicIp"], "tasks have no public IP")
-			assert.Contains(t, jsonOf(vpcCfg["Subnets"]), "appSubnet", "tasks run in the private app subnets")
+			if s.cfg.Network.NatGateways > 0 {
+				assert.Equal(t, "DISABLED", vpcCfg["AssignPublicIp"], "tasks have no public IP")
+				assert.Contains(t, jsonOf(vpcCfg["Subnets"]), "appSubnet", "tasks run in the private app subnets")
+			} else {
+				// Without NAT (the cheap dev profile) tasks reach AWS APIs through a
+				// public IP; their security group still admits only the ALB.
+				assert.Equal(t, "ENABLED", vpcCfg["AssignPublicIp"])
+				assert.Contains(t, jsonOf(vpcCfg["Subnets"]), "publicSubnet")
+			}
+			assert.Equal(t, b.Spot, jsonOf(sp["CapacityProviderStrategy"]) == `[{"CapacityProvider":"FARGATE_SPOT","Weight":1}]`, "Fargate Spot only where configured")
 			assert.Equal(t, b.EnableExec, sp["EnableExecuteCommand"] == true)
 
 			hasResource(t, tpl, "AWS::Logs::LogGroup", m("RetentionInDays", b.LogRetentionDays))
