@@ -1,6 +1,7 @@
 package constructs
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -13,8 +14,12 @@ import (
 
 // PostgresDatabaseProps configures an Amazon RDS for PostgreSQL instance.
 type PostgresDatabaseProps struct {
-	Vpc        awsec2.IVpc
-	VpcSubnets *awsec2.SubnetSelection
+	// InstanceIdentifier names the instance. A fixed name lets the log groups
+	// exist before the instance writes to them, and makes CloudFormation refuse
+	// an accidental replacement instead of creating an empty twin.
+	InstanceIdentifier string
+	Vpc                awsec2.IVpc
+	VpcSubnets         *awsec2.SubnetSelection
 	// InstanceClass is the RDS class, e.g. "db.t4g.micro".
 	InstanceClass string
 	// EngineVersion is a pinned minor version, e.g. "17.9".
@@ -39,6 +44,7 @@ type PostgresDatabase struct {
 	cdkconstructs.Construct
 	Instance       awsrds.DatabaseInstance
 	ParameterGroup awsrds.ParameterGroup
+	LogGroups      []awslogs.LogGroup
 	Database       Database
 }
 
@@ -92,7 +98,24 @@ func NewPostgresDatabase(scope cdkconstructs.Construct, id string, props *Postgr
 	}
 	secret.ApplyRemovalPolicy(secretRemoval)
 
+	// Exported logs go to log groups this construct owns (retention, removal
+	// policy), rather than to ones RDS creates and a Lambda later adjusts.
+	exports := []string{"postgresql", "upgrade"}
+	logRemoval := awscdk.RemovalPolicy_DESTROY
+	if props.Production {
+		logRemoval = awscdk.RemovalPolicy_RETAIN
+	}
+	var logGroups []awslogs.LogGroup
+	for _, name := range exports {
+		logGroups = append(logGroups, awslogs.NewLogGroup(this, jsii.String("Logs-"+name), &awslogs.LogGroupProps{
+			LogGroupName:  jsii.String(fmt.Sprintf("/aws/rds/instance/%s/%s", props.InstanceIdentifier, name)),
+			Retention:     props.LogRetention,
+			RemovalPolicy: logRemoval,
+		}))
+	}
+
 	instance := awsrds.NewDatabaseInstance(this, jsii.String("Instance"), &awsrds.DatabaseInstanceProps{
+		InstanceIdentifier:        jsii.String(props.InstanceIdentifier),
 		Engine:                    engine,
 		InstanceType:              awsec2.NewInstanceType(jsii.String(strings.TrimPrefix(props.InstanceClass, "db."))),
 		Vpc:                       props.Vpc,
@@ -113,18 +136,22 @@ func NewPostgresDatabase(scope cdkconstructs.Construct, id string, props *Postgr
 		CopyTagsToSnapshot:        jsii.Bool(true),
 		EnablePerformanceInsights: jsii.Bool(props.PerformanceInsights),
 		MonitoringInterval:        monitoring,
-		CloudwatchLogsExports:     jsii.Strings("postgresql", "upgrade"),
-		CloudwatchLogsRetention:   props.LogRetention,
+		CloudwatchLogsExports:     jsii.Strings(exports...),
 		// Minor upgrades happen by changing the pinned version in config, so
 		// the template never disagrees with what runs.
 		AutoMinorVersionUpgrade: jsii.Bool(false),
 		CaCertificate:           awsrds.CaCertificate_RDS_CA_RSA2048_G1(),
 	})
 
+	for _, lg := range logGroups {
+		instance.Node().AddDependency(lg)
+	}
+
 	return &PostgresDatabase{
 		Construct:      this,
 		Instance:       instance,
 		ParameterGroup: params,
+		LogGroups:      logGroups,
 		Database: Database{
 			Endpoint:    instance.DbInstanceEndpointAddress(),
 			Port:        5432,

@@ -37,6 +37,7 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 	switch d.Engine {
 	case config.EngineRDSPostgres:
 		pg := tsaconstructs.NewPostgresDatabase(stack, "Postgres", &tsaconstructs.PostgresDatabaseProps{
+			InstanceIdentifier:        cfg.StackName("postgres"),
 			Vpc:                       props.Vpc,
 			VpcSubnets:                isolated,
 			InstanceClass:             d.InstanceClass,

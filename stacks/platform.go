@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/tsa-platform/infra/config"
 )
@@ -72,6 +73,10 @@ func NewPlatform(app awscdk.App, cfg *config.Config) *Platform {
 		})
 	}
 
+	// Every synth, the CLI's included, runs the AWS Solutions rules: an
+	// unsuppressed finding is an error annotation that fails `cdk synth`.
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+
 	p := &Platform{}
 	p.Network = NewNetworkStack(app, cfg.StackName("network"), &NetworkStackProps{
 		StackProps: stackProps(cfg, "network", "VPC, subnets, NAT, flow logs and endpoints"),
@@ -93,6 +98,12 @@ func NewPlatform(app awscdk.App, cfg *config.Config) *Platform {
 		Config:       cfg,
 		LoadBalancer: p.Compute.LoadBalancer,
 	})
+	if !cfg.Production() {
+		// Non-production leaves nothing behind on `cdk destroy`, including the
+		// log groups aws-cdk-lib creates for its own deploy-time handlers.
+		awscdk.RemovalPolicies_Of(app).Destroy(&awscdk.RemovalPolicyProps{ApplyToResourceTypes: jsii.Strings("AWS::Logs::LogGroup")})
+	}
+	suppressNagFindings(p, cfg)
 	return p
 }
 

@@ -1,0 +1,141 @@
+package stacks
+
+import (
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/tsa-platform/infra/config"
+)
+
+// Suppression is one deliberate exception to an AWS Solutions rule. It is
+// attached to a single resource (by construct path below its stack) and, for
+// granular rules, to the listed findings only.
+type Suppression struct {
+	Stack     string   // stack part: network, data, compute, frontend
+	Path      string   // construct path inside the stack; a trailing * matches an id prefix
+	Rule      string   // e.g. AwsSolutions-IAM5
+	AppliesTo []string // granular findings; a value starting with / is a regular expression
+	Reason    string
+}
+
+// Suppressions lists every exception for an environment. The README's
+// security section is generated from the same reasons.
+func Suppressions(cfg *config.Config) []Suppression {
+	var s []Suppression
+	add := func(x Suppression) { s = append(s, x) }
+
+	if cfg.Database.Engine == config.EngineRDSPostgres {
+		add(Suppression{Stack: "data", Path: "Postgres/Instance/MonitoringRole/Resource", Rule: "AwsSolutions-IAM4",
+			AppliesTo: []string{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"},
+			Reason:    "AmazonRDSEnhancedMonitoringRole is the AWS-documented policy for the RDS monitoring service role; it only lets RDS publish OS metrics to CloudWatch Logs"})
+		add(Suppression{Stack: "data", Path: "Postgres/Instance/Resource", Rule: "AwsSolutions-RDS11",
+			Reason: "PostgreSQL keeps its standard port 5432: the security group admits only the API tasks, and a non-standard port would only break default tooling"})
+		add(Suppression{Stack: "data", Path: "Postgres/Secret/Resource", Rule: "AwsSolutions-SMG4",
+			Reason: "Tasks read the password once at start, so a scheduled rotation would break new connections until a redeploy; the runbook rotates the password and rolls the service in one step"})
+		if !cfg.Production() {
+			add(Suppression{Stack: "data", Path: "Postgres/Instance/Resource", Rule: "AwsSolutions-RDS3",
+				Reason: "Single-AZ in non-production environments to keep idle cost low; config validation requires Multi-AZ in every prod-profile environment"})
+			add(Suppression{Stack: "data", Path: "Postgres/Instance/Resource", Rule: "AwsSolutions-RDS10",
+				Reason: "Non-production databases are disposable so `cdk destroy` leaves nothing billable; config validation requires deletion protection in every prod-profile environment"})
+		}
+	}
+
+	add(Suppression{Stack: "compute", Path: "ApiKey/Resource", Rule: "AwsSolutions-SMG4",
+		Reason: "The API key is handed to writers out of band; rotating it on a schedule would lock them out, so it is rotated by the operator (runbook)"})
+	add(Suppression{Stack: "compute", Path: "Api/TaskDef/ExecutionRole/DefaultPolicy/Resource", Rule: "AwsSolutions-IAM5",
+		AppliesTo: []string{"Resource::*"},
+		Reason:    "ecr:GetAuthorizationToken has no resource-level permissions; every other statement names the repository, log group and secrets"})
+	if cfg.Backend.EnableExec {
+		add(Suppression{Stack: "compute", Path: "Api/TaskDef/TaskRole/DefaultPolicy/Resource", Rule: "AwsSolutions-IAM5",
+			AppliesTo: []string{"Resource::*"},
+			Reason:    "ECS Exec needs ssmmessages:Create/OpenControlChannel and Create/OpenDataChannel, which have no resource-level permissions"})
+	}
+	add(Suppression{Stack: "compute", Path: "AccessLogs/Resource", Rule: "AwsSolutions-S1",
+		Reason: "This bucket receives the ALB's access logs; logging access to the log bucket itself would need another bucket for no added record"})
+	add(Suppression{Stack: "compute", Path: "Api/TaskDef/Resource", Rule: "AwsSolutions-ECS2",
+		Reason: "Plain environment variables carry only non-secret settings (environment name, port, TLS mode, schema mode); credentials and the API key are ECS secrets from Secrets Manager"})
+
+	deployment := "Custom::CDKBucketDeployment*"
+	add(Suppression{Stack: "frontend", Path: deployment + "/ServiceRole/Resource", Rule: "AwsSolutions-IAM4",
+		AppliesTo: []string{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"},
+		Reason:    "CDK's BucketDeployment handler runs only during deploys and needs nothing beyond writing its own logs"})
+	add(Suppression{Stack: "frontend", Path: deployment + "/ServiceRole/DefaultPolicy/Resource", Rule: "AwsSolutions-IAM5",
+		AppliesTo: []string{
+			"Action::s3:GetBucket*", "Action::s3:GetObject*", "Action::s3:List*", "Action::s3:Abort*", "Action::s3:DeleteObject*",
+			"Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*",
+			`/^Resource::<SiteBucket[0-9A-F]+\.Arn>\/\*$/`,
+			"Resource::*",
+		},
+		Reason: "CDK's BucketDeployment grants read on the CDK asset bucket and read/write on the site bucket only; cloudfront:CreateInvalidation and GetInvalidation have no resource-level permissions"})
+	add(Suppression{Stack: "frontend", Path: deployment + "/Resource", Rule: "AwsSolutions-L1",
+		Reason: "The BucketDeployment handler's runtime is pinned by aws-cdk-lib and moves with CDK upgrades"})
+	add(Suppression{Stack: "frontend", Path: "Distribution/Resource", Rule: "AwsSolutions-CFR1",
+		Reason: "The product serves a global audience; no country needs to be blocked"})
+	add(Suppression{Stack: "frontend", Path: "Distribution/Resource", Rule: "AwsSolutions-CFR2",
+		Reason: "No AWS WAF web ACL by default (about $5/month plus rules and requests); the API requires an API key for writes and CloudFront Shield Standard covers network-layer DDoS"})
+	if cfg.Frontend.DomainName == "" {
+		add(Suppression{Stack: "frontend", Path: "Distribution/Resource", Rule: "AwsSolutions-CFR4",
+			Reason: "Without frontend.domainName the distribution uses the default *.cloudfront.net certificate, whose minimum TLS version cannot be set; with a domain it enforces TLSv1.2_2021"})
+	}
+	return s
+}
+
+// suppressNagFindings attaches the suppressions to the synthesized stacks.
+func suppressNagFindings(p *Platform, cfg *config.Config) {
+	stacks := map[string]awscdk.Stack{"network": p.Network.Stack, "data": p.Data.Stack, "compute": p.Compute.Stack, "frontend": p.Frontend.Stack}
+	for _, s := range Suppressions(cfg) {
+		stack := stacks[s.Stack]
+		rel := resolvePath(stack, s.Path)
+		if !exists(stack, rel) {
+			// The resource moved or was renamed: its finding is then reported
+			// unsuppressed and fails the synth, which is the review we want.
+			continue
+		}
+		path := "/" + *stack.StackName() + "/" + rel
+		var applies *[]any
+		if len(s.AppliesTo) > 0 {
+			list := make([]any, 0, len(s.AppliesTo))
+			for _, a := range s.AppliesTo {
+				if strings.HasPrefix(a, "/") {
+					list = append(list, &cdknag.RegexAppliesTo{Regex: jsii.String(a)})
+				} else {
+					list = append(list, a)
+				}
+			}
+			applies = &list
+		}
+		cdknag.NagSuppressions_AddResourceSuppressionsByPath(stack, jsii.String(path), &[]*cdknag.NagPackSuppression{{
+			Id: jsii.String(s.Rule), Reason: jsii.String(s.Reason), AppliesTo: applies,
+		}}, jsii.Bool(false))
+	}
+}
+
+// resolvePath expands a first path segment ending in * to the one child of the
+// stack whose id starts with it (CDK singletons carry a hash in their id).
+func resolvePath(stack awscdk.Stack, path string) string {
+	first, rest, _ := strings.Cut(path, "/")
+	if !strings.HasSuffix(first, "*") {
+		return path
+	}
+	prefix := strings.TrimSuffix(first, "*")
+	for _, c := range *stack.Node().Children() {
+		if id := *c.Node().Id(); strings.HasPrefix(id, prefix) {
+			return id + "/" + rest
+		}
+	}
+	return path
+}
+
+func exists(stack awscdk.Stack, path string) bool {
+	var node constructs.IConstruct = stack
+	for _, id := range strings.Split(path, "/") {
+		if node = node.Node().TryFindChild(jsii.String(id)); node == nil {
+			return false
+		}
+	}
+	return true
+}
