@@ -38,4 +38,3 @@ func TestCLISynthMatchesTests(t *testing.T) {
 		assert.Equal(t, jsonOf(envs["dev"].raw[part]), jsonOf(cli), "tsa-dev-%s: the CLI and the tests synthesize different templates", part)
 	}
 }
-
