@@ -96,6 +96,27 @@ func TestProfiles(t *testing.T) {
 	assert.NotEqual(t, dev.Network.VpcCidr, prod.Network.VpcCidr, "environments can be peered")
 }
 
+func TestOverlapOnlyWithinOneAccountAndRegion(t *testing.T) {
+	_, err := Load(withEnv(t, "staging", `{"profile":"dev","account":"123456789012","region":"eu-west-1","availabilityZones":["eu-west-1a","eu-west-1b"]}`), root)
+	assert.NoError(t, err, "dev's default block may repeat in another account")
+}
+
+// TestDevProfileCostSettings pins what keeps a dev environment under its idle
+// budget (test/cost_test.go prices the result).
+func TestDevProfileCostSettings(t *testing.T) {
+	dev := defaults(ProfileDev)
+	assert.Equal(t, 0, dev.Network.NatGateways, "no NAT gateway ($32.85 + $3.65 address a month each)")
+	assert.True(t, dev.Backend.AssignPublicIp)
+	assert.True(t, dev.Backend.Spot, "Fargate Spot")
+	assert.Equal(t, "ARM64", dev.Backend.CpuArchitecture, "Graviton tasks")
+	assert.Equal(t, []int{256, 512, 1}, []int{dev.Backend.Cpu, dev.Backend.MemoryMiB, dev.Backend.MinCount}, "smallest task, one of it")
+	assert.Equal(t, "db.t4g.micro", dev.Database.InstanceClass, "smallest Graviton RDS class")
+	assert.Equal(t, 20, dev.Database.AllocatedStorageGiB, "RDS minimum storage")
+	assert.False(t, dev.Database.MultiAz)
+	assert.False(t, dev.Monitoring.Dashboard, "a dashboard is $3 a month")
+	assert.LessOrEqual(t, dev.Backend.LogRetentionDays, 14)
+}
+
 func TestStagingInheritsItsProfile(t *testing.T) {
 	cfg, err := Load(withEnv(t, "staging", `{"profile":"prod","network":{"vpcCidr":"10.30.0.0/16"}}`), root)
 	require.NoError(t, err)
@@ -163,6 +184,7 @@ func TestInvalidConfigurations(t *testing.T) {
 		{name: "CIDR with host bits", env: "dev", patch: `{"network":{"vpcCidr":"10.0.1.0/16"}}`, setting: "environments.dev.network.vpcCidr", want: "did you mean 10.0.0.0/16"},
 		{name: "CIDR too large", env: "dev", patch: `{"network":{"vpcCidr":"10.0.0.0/8"}}`, setting: "environments.dev.network.vpcCidr", want: "/16 to /24"},
 		{name: "public CIDR", env: "dev", patch: `{"network":{"vpcCidr":"8.8.0.0/16"}}`, setting: "environments.dev.network.vpcCidr", want: "not inside a private range"},
+		{name: "CIDR overlaps another environment", env: "staging", patch: `{"profile":"prod","network":{"vpcCidr":"10.20.128.0/20"}}`, setting: "environments.staging.network.vpcCidr", want: "overlaps environment \"prod\" (10.20.0.0/16)"},
 		{name: "subnets do not fit", env: "dev", patch: `{"network":{"vpcCidr":"10.0.0.0/22","natGateways":1},"backend":{"assignPublicIp":false}}`, setting: "environments.dev.network.subnetCidrMask", want: "6 subnets of /24 (3 subnet groups x 2 zones) do not fit in 10.0.0.0/22"},
 		{name: "more NAT gateways than zones", env: "dev", patch: `{"network":{"natGateways":3},"backend":{"assignPublicIp":false}}`, setting: "environments.dev.network.natGateways", want: "accepted: 0 to 2"},
 		{name: "prod with one NAT gateway", env: "prod", patch: `{"network":{"natGateways":1}}`, setting: "environments.prod.network.natGateways", want: "at least 2"},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -64,7 +65,43 @@ func Load(ctx map[string]any, root string) (*Config, error) {
 	if err := Validate(&cfg); err != nil {
 		return nil, err
 	}
+	if err := checkOverlaps(&cfg, envs); err != nil {
+		return nil, err
+	}
 	return &cfg, nil
+}
+
+// checkOverlaps refuses a VPC block that overlaps another environment's in
+// the same account and region (environment-agnostic ones count as one
+// account): such VPCs could never be peered or joined to a transit gateway.
+func checkOverlaps(cfg *Config, envs map[string]any) error {
+	mine, err := netip.ParsePrefix(cfg.Network.VpcCidr)
+	if err != nil {
+		return nil
+	}
+	var p problems
+	for _, name := range sortedKeys(envs) {
+		obj, ok := envs[name].(map[string]any)
+		if name == cfg.Name || !ok {
+			continue
+		}
+		profile, err := profileOf(name, "", obj)
+		if err != nil {
+			continue // reported when that environment is selected
+		}
+		other := defaults(profile)
+		if err := decode(obj, &other); err != nil {
+			continue
+		}
+		if other.Account != cfg.Account || other.Region != cfg.Region {
+			continue
+		}
+		theirs, err := netip.ParsePrefix(other.Network.VpcCidr)
+		if err == nil && mine.Overlaps(theirs) {
+			p.add(KeyEnvironments+"."+cfg.Name+".network.vpcCidr", "%s overlaps environment %q (%s) in the same account and region; give each environment its own block so their VPCs can be peered", mine, name, theirs)
+		}
+	}
+	return p.err(cfg.Name)
 }
 
 // Path resolves a configured path against the project root.
