@@ -56,7 +56,25 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 		db = pg.Database
 		output(stack, "DatabaseInstanceId", pg.Instance.InstanceIdentifier(), "RDS instance identifier")
 	case config.EngineTimescaleDB:
-		panic("database.engine timescaledb is not wired yet")
+		ts := d.Timescale
+		tsdb := tsaconstructs.NewTimescaleDatabase(stack, "Timescale", &tsaconstructs.TimescaleDatabaseProps{
+			Vpc:                 props.Vpc,
+			VpcSubnets:          &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS},
+			InstanceType:        ts.InstanceType,
+			VolumeSizeGiB:       ts.VolumeSizeGiB,
+			PostgresMajor:       ts.PostgresMajor,
+			TimescaleVersion:    ts.TimescaleVersion,
+			DatabaseName:        d.DatabaseName,
+			BackupRetentionDays: ts.BackupRetentionDays,
+			LogRetention:        Retention(d.LogRetentionDays),
+			Production:          cfg.Production(),
+			ClientCidr:          cfg.Network.VpcCidr,
+			DNSZoneName:         fmt.Sprintf("%s-%s.internal", config.Project, cfg.Name),
+			CpuAlarmPercent:     cfg.Monitoring.DbCpuPercent,
+		})
+		db = tsdb.Database
+		output(stack, "DatabaseInstanceId", tsdb.Instance.InstanceId(), "EC2 instance of the TimescaleDB host (aws ssm start-session --target ID)")
+		output(stack, "DatabaseVolumeId", tsdb.DataVolume.VolumeId(), "EBS volume holding the TimescaleDB data directory")
 	case config.EngineExternal:
 		db = externalDatabase(stack, cfg, props.Vpc)
 	default:
