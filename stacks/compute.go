@@ -221,6 +221,11 @@ func NewComputeStack(scope constructs.Construct, id string, props *ComputeStackP
 		EnableECSManagedTags:   jsii.Bool(true),
 	})
 
+	// ecs_patterns adds undescribed LoadBalancerDNS/ServiceURL outputs; the URL
+	// would point at an internal ALB nobody outside the VPC can reach.
+	svc.Node().TryRemoveChild(jsii.String("LoadBalancerDNS"))
+	svc.Node().TryRemoveChild(jsii.String("ServiceURL"))
+
 	svc.TargetGroup().ConfigureHealthCheck(&elbv2.HealthCheck{
 		Path:                    jsii.String(b.HealthCheckPath),
 		HealthyHttpCodes:        jsii.String("200"),
