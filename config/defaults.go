@@ -34,7 +34,7 @@ func defaults(profile string) Config {
 				InstanceType:        "t4g.small",
 				VolumeSizeGiB:       20,
 				PostgresMajor:       17,
-				TimescaleVersion:    "2.22.1",
+				TimescaleVersion:    "2.30.0",
 				BackupRetentionDays: 7,
 			},
 			External: External{Port: 5432},

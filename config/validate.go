@@ -243,10 +243,15 @@ func validateTimescale(p *problems, pre string, c *Config) {
 		p.add(pre+"postgresMajor", "%d is not supported; accepted: 15, 16 or 17", t.PostgresMajor)
 	}
 	if !semverPattern.MatchString(t.TimescaleVersion) || !strings.HasPrefix(t.TimescaleVersion, "2.") {
-		p.add(pre+"timescaleVersion", "%q is not a pinned TimescaleDB 2.x version; accepted: e.g. 2.22.1", t.TimescaleVersion)
+		p.add(pre+"timescaleVersion", "%q is not a pinned TimescaleDB 2.x version; accepted: e.g. 2.30.0", t.TimescaleVersion)
 	}
 	if t.BackupRetentionDays < 1 || t.BackupRetentionDays > 35 {
 		p.add(pre+"backupRetentionDays", "%d is out of range; accepted: 1 to 35 days", t.BackupRetentionDays)
+	} else if c.Production() && t.BackupRetentionDays < 7 {
+		p.add(pre+"backupRetentionDays", "%d is too short for a prod-profile environment; accepted: 7 to 35 days", t.BackupRetentionDays)
+	}
+	if c.Production() && strings.HasPrefix(t.InstanceType, "t") {
+		p.add(pre+"instanceType", "%q is a burstable type; a prod-profile environment needs a fixed-performance type such as m7g.large", t.InstanceType)
 	}
 }
 
