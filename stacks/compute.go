@@ -12,9 +12,11 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecspatterns"
 	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/regioninfo"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -26,9 +28,11 @@ import (
 // ComputeStackProps configures the compute stack.
 type ComputeStackProps struct {
 	awscdk.StackProps
-	Config   *config.Config
-	Vpc      awsec2.IVpc
-	Database tsaconstructs.Database
+	Config        *config.Config
+	Vpc           awsec2.IVpc
+	Database      tsaconstructs.Database
+	AlarmTopic    awssns.ITopic
+	OperationsKey awskms.IKey
 }
 
 // ComputeStack owns the image repository, the cluster and the API service.
@@ -40,6 +44,9 @@ type ComputeStack struct {
 	LoadBalancer elbv2.ApplicationLoadBalancer
 	ApiKey       awssecretsmanager.Secret
 	LogGroup     awslogs.LogGroup
+	Alarms       *tsaconstructs.ServiceAlarms
+	// ExecLogs is nil when ECS Exec is off.
+	ExecLogs *tsaconstructs.ExecSessionLogs
 }
 
 // ContainerName is the API container's name in the task definition.
@@ -75,10 +82,17 @@ func NewComputeStack(scope constructs.Construct, id string, props *ComputeStackP
 		},
 	})
 
+	// ECS Exec sessions are encrypted and logged to their own group (monitoring.go).
+	execLogs := newExecSessionLogs(stack, cfg, props.OperationsKey)
+	var execConfig *awsecs.ExecuteCommandConfiguration
+	if execLogs != nil {
+		execConfig = execLogs.Configuration()
+	}
 	cluster := awsecs.NewCluster(stack, jsii.String("Cluster"), &awsecs.ClusterProps{
 		Vpc:                            props.Vpc,
 		ContainerInsightsV2:            awsecs.ContainerInsights_ENABLED,
 		EnableFargateCapacityProviders: jsii.Bool(true),
+		ExecuteCommandConfiguration:    execConfig,
 	})
 
 	logGroup := awslogs.NewLogGroup(stack, jsii.String("ApiLogs"), &awslogs.LogGroupProps{
@@ -256,6 +270,11 @@ func NewComputeStack(scope constructs.Construct, id string, props *ComputeStackP
 	// Opened from this side so the data stack never depends on compute.
 	svc.Service().Connections().AllowToDefaultPort(db.Connections, jsii.String("API tasks to the database"))
 
+	// Alarms (monitoring.go); a deployment that trips the API 5xx or latency
+	// alarm rolls back, on top of the circuit breaker.
+	alarms := newServiceAlarms(stack, cfg, props.AlarmTopic, alb, svc)
+	svc.Service().EnableDeploymentAlarms(alarms.DeploymentAlarmNames(), &awsecs.DeploymentAlarmOptions{Behavior: awsecs.AlarmBehavior_ROLLBACK_ON_ALARM})
+
 	output(stack, "RepositoryUri", repo.RepositoryUri(), "ECR repository to push API images to (deploy one with -c imageTag=TAG)")
 	output(stack, "LoadBalancerDnsName", alb.LoadBalancerDnsName(), "Internal ALB DNS name (reachable from inside the VPC and from CloudFront only)")
 	output(stack, "ClusterName", cluster.ClusterName(), "ECS cluster name")
@@ -264,6 +283,9 @@ func NewComputeStack(scope constructs.Construct, id string, props *ComputeStackP
 	output(stack, "LoadBalancerSecurityGroupId", albSG.SecurityGroupId(), "Security group of the internal ALB")
 	output(stack, "ApiKeySecretArn", apiKey.SecretArn(), "Secrets Manager secret holding the API key for writes")
 	output(stack, "ApiLogGroupName", logGroup.LogGroupName(), "CloudWatch log group of the API containers")
+	if execLogs != nil {
+		output(stack, "ExecLogGroupName", execLogs.LogGroup.LogGroupName(), "CloudWatch log group recording ECS Exec sessions")
+	}
 
 	return &ComputeStack{
 		Stack:        stack,
@@ -273,6 +295,8 @@ func NewComputeStack(scope constructs.Construct, id string, props *ComputeStackP
 		LoadBalancer: alb,
 		ApiKey:       apiKey,
 		LogGroup:     logGroup,
+		Alarms:       alarms,
+		ExecLogs:     execLogs,
 	}
 }
 

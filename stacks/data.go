@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -16,14 +17,17 @@ import (
 // DataStackProps configures the data stack.
 type DataStackProps struct {
 	awscdk.StackProps
-	Config *config.Config
-	Vpc    awsec2.IVpc
+	Config     *config.Config
+	Vpc        awsec2.IVpc
+	AlarmTopic awssns.ITopic
 }
 
 // DataStack owns the database. Consumers use Database and never the engine.
 type DataStack struct {
 	awscdk.Stack
 	Database tsaconstructs.Database
+	// Alarms is nil unless the engine is rds-postgres.
+	Alarms *tsaconstructs.DatabaseAlarms
 }
 
 // NewDataStack creates the configured data tier.
@@ -34,6 +38,7 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 	isolated := &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED}
 
 	var db tsaconstructs.Database
+	var alarms *tsaconstructs.DatabaseAlarms
 	switch d.Engine {
 	case config.EngineRDSPostgres:
 		pg := tsaconstructs.NewPostgresDatabase(stack, "Postgres", &tsaconstructs.PostgresDatabaseProps{
@@ -55,6 +60,7 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 		})
 		db = pg.Database
 		output(stack, "DatabaseInstanceId", pg.Instance.InstanceIdentifier(), "RDS instance identifier")
+		alarms = newDatabaseAlarms(stack, cfg, props.AlarmTopic, pg.Instance) // monitoring.go
 	case config.EngineTimescaleDB:
 		ts := d.Timescale
 		tsdb := tsaconstructs.NewTimescaleDatabase(stack, "Timescale", &tsaconstructs.TimescaleDatabaseProps{
@@ -92,7 +98,7 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 		output(stack, fmt.Sprintf("DatabaseSecurityGroupId%d", i+1), sg.SecurityGroupId(), "Security group of the database")
 	}
 
-	return &DataStack{Stack: stack, Database: db}
+	return &DataStack{Stack: stack, Database: db, Alarms: alarms}
 }
 
 // externalDatabase connects to a database this project does not create: only

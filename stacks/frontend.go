@@ -12,10 +12,12 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53targets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3deployment"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/tsa-platform/infra/config"
+	tsaconstructs "github.com/tsa-platform/infra/constructs"
 )
 
 // FrontendStackProps configures the frontend stack.
@@ -23,6 +25,10 @@ type FrontendStackProps struct {
 	awscdk.StackProps
 	Config       *config.Config
 	LoadBalancer elbv2.IApplicationLoadBalancer
+	AlarmTopic   awssns.ITopic
+	// ServiceAlarms and DatabaseAlarms (nil without RDS) feed the dashboard.
+	ServiceAlarms  *tsaconstructs.ServiceAlarms
+	DatabaseAlarms *tsaconstructs.DatabaseAlarms
 }
 
 // FrontendStack owns the site bucket and the CloudFront distribution that
@@ -33,6 +39,9 @@ type FrontendStack struct {
 	LogBucket    awss3.Bucket
 	Distribution awscloudfront.Distribution
 	SiteURL      *string
+	Alarms       *tsaconstructs.DistributionAlarms
+	// Dashboard is nil unless monitoring.dashboard is on.
+	Dashboard *tsaconstructs.Dashboard
 }
 
 // APIPathPattern is the CloudFront behaviour routed to the API.
@@ -209,5 +218,11 @@ func NewFrontendStack(scope constructs.Construct, id string, props *FrontendStac
 	output(stack, "DistributionDomainName", dist.DistributionDomainName(), "CloudFront domain name (CNAME target for a custom domain)")
 	output(stack, "SiteBucketName", bucket.BucketName(), "S3 bucket holding the site files")
 
-	return &FrontendStack{Stack: stack, Bucket: bucket, LogBucket: logBucket, Distribution: dist, SiteURL: siteURL}
+	// CloudFront 5xx alarm and the environment's dashboard (monitoring.go).
+	cdnAlarms, dashboard := newFrontendMonitoring(stack, cfg, props.AlarmTopic, dist, props.ServiceAlarms, props.DatabaseAlarms)
+	if dashboard != nil {
+		output(stack, "DashboardName", dashboard.Dashboard.DashboardName(), "CloudWatch dashboard of the environment")
+	}
+
+	return &FrontendStack{Stack: stack, Bucket: bucket, LogBucket: logBucket, Distribution: dist, SiteURL: siteURL, Alarms: cdnAlarms, Dashboard: dashboard}
 }

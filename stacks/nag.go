@@ -51,8 +51,8 @@ func Suppressions(cfg *config.Config) []Suppression {
 		Reason:    "ecr:GetAuthorizationToken has no resource-level permissions; every other statement names the repository, log group and secrets"})
 	if cfg.Backend.EnableExec {
 		add(Suppression{Stack: "compute", Path: "Api/TaskDef/TaskRole/DefaultPolicy/Resource", Rule: "AwsSolutions-IAM5",
-			AppliesTo: []string{"Resource::*"},
-			Reason:    "ECS Exec needs ssmmessages:Create/OpenControlChannel and Create/OpenDataChannel, which have no resource-level permissions"})
+			AppliesTo: []string{"Resource::*", `/^Resource::arn:(<AWS::Partition>|[a-z-]+):logs:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]+):log-group:<ExecSessionsLogs[0-9A-F]+>:\*$/`},
+			Reason:    "ECS Exec needs ssmmessages:Create/OpenControlChannel and Create/OpenDataChannel, which have no resource-level permissions, and writes each session to a new stream of its own session log group"})
 	}
 	add(Suppression{Stack: "compute", Path: "AccessLogs/Resource", Rule: "AwsSolutions-S1",
 		Reason: "This bucket receives the ALB's access logs; logging access to the log bucket itself would need another bucket for no added record"})

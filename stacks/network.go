@@ -3,7 +3,9 @@ package stacks
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -20,6 +22,11 @@ type NetworkStackProps struct {
 type NetworkStack struct {
 	awscdk.Stack
 	Vpc awsec2.Vpc
+	// AlarmTopic receives every alarm of the environment; it lives in the
+	// first stack so every alarm-owning stack comes after it.
+	AlarmTopic awssns.ITopic
+	// OperationsKey encrypts the alarm topic and the ECS Exec sessions and logs.
+	OperationsKey awskms.IKey
 }
 
 // Subnet group names, also used by the other stacks to select subnets.
@@ -81,7 +88,10 @@ func NewNetworkStack(scope constructs.Construct, id string, props *NetworkStackP
 	output(stack, "IsolatedSubnetIds", joinSubnets(vpc.IsolatedSubnets()), "Isolated subnets without an internet route (database)")
 	output(stack, "FlowLogGroupName", flowLogs.LogGroupName(), "CloudWatch log group of the VPC flow logs")
 
-	return &NetworkStack{Stack: stack, Vpc: vpc}
+	alarms := newAlarmTopic(stack, cfg) // monitoring.go
+	output(stack, "AlarmTopicArn", alarms.Topic.TopicArn(), "SNS topic every alarm of the environment notifies (subscribe on-call here)")
+
+	return &NetworkStack{Stack: stack, Vpc: vpc, AlarmTopic: alarms.Topic, OperationsKey: alarms.Key}
 }
 
 func joinSubnets(subnets *[]awsec2.ISubnet) *string {

@@ -69,7 +69,7 @@ func NewPlatform(app awscdk.App, cfg *config.Config) *Platform {
 	for _, k := range sortedKeys(tags) {
 		awscdk.Tags_Of(app).Add(jsii.String(k), jsii.String(tags[k]), &awscdk.TagProps{
 			// CloudFormation's linter schema has no Tags on these; tagging them buys nothing.
-			ExcludeResourceTypes: jsii.Strings("AWS::ElasticLoadBalancingV2::Listener", "AWS::ApplicationAutoScaling::ScalableTarget"),
+			ExcludeResourceTypes: jsii.Strings("AWS::ElasticLoadBalancingV2::Listener", "AWS::ApplicationAutoScaling::ScalableTarget", "AWS::CloudWatch::Dashboard"),
 		})
 	}
 
@@ -86,17 +86,26 @@ func NewPlatform(app awscdk.App, cfg *config.Config) *Platform {
 		StackProps: stackProps(cfg, "data", "PostgreSQL data tier and its credentials"),
 		Config:     cfg,
 		Vpc:        p.Network.Vpc,
+		AlarmTopic: p.Network.AlarmTopic,
 	})
 	p.Compute = NewComputeStack(app, cfg.StackName("compute"), &ComputeStackProps{
 		StackProps: stackProps(cfg, "compute", "ECR repository, ECS cluster and the ALB-fronted Fargate API service"),
 		Config:     cfg,
 		Vpc:        p.Network.Vpc,
 		Database:   p.Data.Database,
+		// Monitoring: alarms notify the network stack's topic; its key also
+		// encrypts ECS Exec sessions.
+		AlarmTopic:    p.Network.AlarmTopic,
+		OperationsKey: p.Network.OperationsKey,
 	})
 	p.Frontend = NewFrontendStack(app, cfg.StackName("frontend"), &FrontendStackProps{
 		StackProps:   stackProps(cfg, "frontend", "S3 + CloudFront single-page frontend with /api routed to the internal ALB"),
 		Config:       cfg,
 		LoadBalancer: p.Compute.LoadBalancer,
+		// Monitoring: the CloudFront alarm, and the dashboard over every stack.
+		AlarmTopic:     p.Network.AlarmTopic,
+		ServiceAlarms:  p.Compute.Alarms,
+		DatabaseAlarms: p.Data.Alarms,
 	})
 	if !cfg.Production() {
 		// Non-production leaves nothing behind on `cdk destroy`, including the

@@ -130,7 +130,7 @@ func TestNoSecretInTemplates(t *testing.T) {
 var statefulIDs = map[string][]string{
 	"network":  {"AWS::Logs::LogGroup FlowLogs16C1943A"},
 	"data":     {"AWS::RDS::DBInstance PostgresInstanceEC667DB9", "AWS::SecretsManager::Secret PostgresSecret8CD8C263", "AWS::Logs::LogGroup PostgresLogspostgresqlABB60F71", "AWS::Logs::LogGroup PostgresLogsupgrade6B2716B8"},
-	"compute":  {"AWS::ECR::Repository Repository22E53BBD", "AWS::SecretsManager::Secret ApiKeyF9DDEE66", "AWS::Logs::LogGroup ApiLogs3D05D88B", "AWS::S3::Bucket AccessLogs8B620ECA"},
+	"compute":  {"AWS::ECR::Repository Repository22E53BBD", "AWS::SecretsManager::Secret ApiKeyF9DDEE66", "AWS::Logs::LogGroup ApiLogs3D05D88B", "AWS::S3::Bucket AccessLogs8B620ECA", "AWS::Logs::LogGroup ExecSessionsLogs0ECD2468"},
 	"frontend": {"AWS::S3::Bucket SiteBucket397A1860", "AWS::S3::Bucket LogBucketCC3B17E8"},
 }
 

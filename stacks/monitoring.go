@@ -1,0 +1,117 @@
+package stacks
+
+// Monitoring (issue 4): this file maps the configuration onto the monitoring
+// constructs; each stack calls one of these functions from a short hook.
+// The alarm topic lives in the network stack, the first one deployed, so
+// every stack that owns alarms comes after it and no stack references a
+// later one. The dashboard lives in the frontend stack, the last one.
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfront"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecspatterns"
+	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+
+	"github.com/tsa-platform/infra/config"
+	tsaconstructs "github.com/tsa-platform/infra/constructs"
+)
+
+// alarmPrefix starts every alarm name of the environment: tsa-<env>.
+func alarmPrefix(cfg *config.Config) string { return fmt.Sprintf("%s-%s", config.Project, cfg.Name) }
+
+func alarmOptions(cfg *config.Config, topic awssns.ITopic) tsaconstructs.AlarmOptions {
+	return tsaconstructs.AlarmOptions{
+		NamePrefix:        alarmPrefix(cfg),
+		Topic:             topic,
+		EvaluationPeriods: cfg.Monitoring.EvaluationPeriods,
+	}
+}
+
+// newAlarmTopic creates the environment's operations key and its alarm topic
+// (network stack). The key also encrypts the ECS Exec session logs, which a
+// production environment keeps, so it follows the environment's removal policy.
+func newAlarmTopic(stack awscdk.Stack, cfg *config.Config) *tsaconstructs.AlarmTopic {
+	key := tsaconstructs.NewOperationsKey(stack, "OperationsKey", &tsaconstructs.OperationsKeyProps{
+		Alias:         alarmPrefix(cfg) + "-operations",
+		RemovalPolicy: removal(cfg),
+	})
+	return tsaconstructs.NewAlarmTopic(stack, "AlarmTopic", &tsaconstructs.AlarmTopicProps{
+		Key:         key,
+		TopicName:   alarmPrefix(cfg) + "-alarms",
+		DisplayName: fmt.Sprintf("%s %s alarms", config.Project, cfg.Name),
+		Email:       cfg.Monitoring.AlarmEmail,
+	})
+}
+
+// newDatabaseAlarms creates the RDS alarms (data stack, engine rds-postgres).
+func newDatabaseAlarms(stack awscdk.Stack, cfg *config.Config, topic awssns.ITopic, instance awsrds.IDatabaseInstance) *tsaconstructs.DatabaseAlarms {
+	m := cfg.Monitoring
+	return tsaconstructs.NewDatabaseAlarms(stack, "DatabaseAlarms", &tsaconstructs.DatabaseAlarmsProps{
+		AlarmOptions:      alarmOptions(cfg, topic),
+		Instance:          instance,
+		CpuPercent:        m.DbCpuPercent,
+		FreeStorageGiB:    m.DbFreeStorageGiB,
+		FreeableMemoryMiB: m.DbFreeableMemoryMiB,
+		Connections:       m.DbConnections,
+	})
+}
+
+// newServiceAlarms creates the load balancer and service alarms (compute stack).
+func newServiceAlarms(stack awscdk.Stack, cfg *config.Config, topic awssns.ITopic, alb elbv2.ApplicationLoadBalancer, svc awsecspatterns.ApplicationLoadBalancedFargateService) *tsaconstructs.ServiceAlarms {
+	m := cfg.Monitoring
+	return tsaconstructs.NewServiceAlarms(stack, "ServiceAlarms", &tsaconstructs.ServiceAlarmsProps{
+		AlarmOptions:      alarmOptions(cfg, topic),
+		LoadBalancer:      alb,
+		TargetGroup:       svc.TargetGroup(),
+		Service:           svc.Service(),
+		Alb5xxPercent:     m.Alb5xxPercent,
+		Target5xxPercent:  m.Target5xxPercent,
+		LatencyP99Seconds: m.LatencyP99Seconds,
+		CpuPercent:        m.ServiceCpuPercent,
+		MemoryPercent:     m.ServiceMemoryPercent,
+	})
+}
+
+// newExecSessionLogs creates the ECS Exec session log group (compute stack);
+// nil when ECS Exec is off.
+func newExecSessionLogs(stack awscdk.Stack, cfg *config.Config, key awskms.IKey) *tsaconstructs.ExecSessionLogs {
+	if !cfg.Backend.EnableExec {
+		return nil
+	}
+	return tsaconstructs.NewExecSessionLogs(stack, "ExecSessions", &tsaconstructs.ExecSessionLogsProps{
+		Key:           key,
+		Retention:     Retention(cfg.Monitoring.ExecSessionLogDays),
+		RemovalPolicy: removal(cfg),
+	})
+}
+
+// newFrontendMonitoring creates the CloudFront alarm and, when configured,
+// the environment's dashboard (frontend stack, which may reference every
+// earlier stack). The dashboard's cache hit rate needs CloudFront's
+// additional metrics, so they are subscribed to together with it.
+func newFrontendMonitoring(stack awscdk.Stack, cfg *config.Config, topic awssns.ITopic, dist awscloudfront.IDistribution,
+	service *tsaconstructs.ServiceAlarms, database *tsaconstructs.DatabaseAlarms) (*tsaconstructs.DistributionAlarms, *tsaconstructs.Dashboard) {
+	m := cfg.Monitoring
+	cdn := tsaconstructs.NewDistributionAlarms(stack, "DistributionAlarms", &tsaconstructs.DistributionAlarmsProps{
+		AlarmOptions:      alarmOptions(cfg, topic),
+		Distribution:      dist,
+		ErrorRatePercent:  m.CloudFront5xxPercent,
+		AdditionalMetrics: m.Dashboard,
+	})
+	if !m.Dashboard || service == nil {
+		return cdn, nil
+	}
+	dashboard := tsaconstructs.NewDashboard(stack, "Dashboard", &tsaconstructs.DashboardProps{
+		DashboardName: alarmPrefix(cfg),
+		Heading:       fmt.Sprintf("# %s %s\nStacks: %s, %s, %s, %s. Alarms notify the SNS topic %s-alarms.", config.Project, cfg.Name, cfg.StackName("network"), cfg.StackName("data"), cfg.StackName("compute"), cfg.StackName("frontend"), alarmPrefix(cfg)),
+		Service:       service,
+		Database:      database,
+		Distribution:  cdn,
+	})
+	return cdn, dashboard
+}
