@@ -16,6 +16,7 @@ var handlers = map[string]func(*est){
 	"AWS::CloudWatch::Alarm":                    alarm,
 	"AWS::CloudWatch::CompositeAlarm":           compositeAlarm,
 	"AWS::CloudWatch::Dashboard":                dashboard,
+	"AWS::CloudFront::MonitoringSubscription":   cloudFrontMetrics,
 	"AWS::KMS::Key":                             kmsKey,
 	"AWS::KMS::ReplicaKey":                      kmsKey,
 	"AWS::Route53::HostedZone":                  hostedZone,

@@ -57,6 +57,7 @@ type Report struct {
 // together so that Fn::ImportValue between them can be followed.
 func Estimate(env string, stacks []*Stack, prices *PriceTable) Report {
 	w := newWorld(stacks)
+	w.region = prices.Region
 	rep := Report{
 		Env:           env,
 		Region:        prices.Region,

@@ -113,6 +113,26 @@ func dashboard(e *est) {
 	e.line("dashboard", 1, "cloudwatch.dashboard.month", "")
 }
 
+// cloudFrontAdditionalMetrics is how many metrics a distribution's monitoring
+// subscription adds (cache hit rate, origin latency, six error rates by code).
+const cloudFrontAdditionalMetrics = 8
+
+// cloudFrontMetrics prices a distribution's additional CloudWatch metrics,
+// which are billed as custom metrics.
+func cloudFrontMetrics(e *est) {
+	status := ""
+	if cfg, ok, err := e.props().obj("MonitoringSubscription"); err == nil && ok {
+		if rt, ok, err := cfg.obj("RealtimeMetricsSubscriptionConfig"); err == nil && ok {
+			status, _, _ = rt.str("RealtimeMetricsSubscriptionStatus")
+		}
+	}
+	if status != "Enabled" {
+		e.free()
+		return
+	}
+	e.line("additional CloudFront metrics", cloudFrontAdditionalMetrics, "cloudwatch.custom_metric.month", "billed as CloudWatch custom metrics")
+}
+
 func kmsKey(e *est) {
 	note := ""
 	if rot, _, _ := e.props().boolean("EnableKeyRotation"); rot {

@@ -151,6 +151,9 @@ var noValue = noValueT{}
 type world struct {
 	stacks  []*Stack
 	exports map[string]export
+	// region is where the estimate assumes the stacks run (the price table's
+	// region): environment-agnostic templates resolve AWS::Region to it.
+	region string
 }
 
 type export struct {
@@ -366,6 +369,10 @@ func (w *world) ref(s *Stack, name string, depth int) (any, error) {
 		return "aws", nil
 	case "AWS::URLSuffix":
 		return "amazonaws.com", nil
+	case "AWS::Region":
+		if w.region != "" {
+			return w.region, nil
+		}
 	}
 	if strings.HasPrefix(name, "AWS::") {
 		return nil, unres("pseudo parameter %s is only known at deploy time", name)
