@@ -66,7 +66,8 @@ func Suppressions(cfg *config.Config) []Suppression {
 	add(Suppression{Stack: "frontend", Path: deployment + "/ServiceRole/DefaultPolicy/Resource", Rule: "AwsSolutions-IAM5",
 		AppliesTo: []string{
 			"Action::s3:GetBucket*", "Action::s3:GetObject*", "Action::s3:List*", "Action::s3:Abort*", "Action::s3:DeleteObject*",
-			"Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*",
+			// The CDK asset bucket, environment-agnostic or pinned.
+			`/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):s3:::cdk-hnb659fds-assets-(<AWS::AccountId>|\d{12})-(<AWS::Region>|[a-z0-9-]+)\/\*$/`,
 			`/^Resource::<SiteBucket[0-9A-F]+\.Arn>\/\*$/`,
 			"Resource::*",
 		},
