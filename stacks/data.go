@@ -4,9 +4,11 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -79,6 +81,12 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 			CpuAlarmPercent:     cfg.Monitoring.DbCpuPercent,
 		})
 		db = tsdb.Database
+		// The host's own alarms (recovery, status checks, CPU, disk) page too.
+		notify := awscloudwatchactions.NewSnsAction(props.AlarmTopic)
+		for _, a := range tsdb.Alarms {
+			a.AddAlarmAction(notify)
+			a.AddOkAction(notify)
+		}
 		output(stack, "DatabaseInstanceId", tsdb.Instance.InstanceId(), "EC2 instance of the TimescaleDB host (aws ssm start-session --target ID)")
 		output(stack, "DatabaseVolumeId", tsdb.DataVolume.VolumeId(), "EBS volume holding the TimescaleDB data directory")
 	case config.EngineExternal:
@@ -106,6 +114,13 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 func externalDatabase(stack awscdk.Stack, cfg *config.Config, vpc awsec2.IVpc) tsaconstructs.Database {
 	e := cfg.Database.External
 	secret := awssecretsmanager.Secret_FromSecretCompleteArn(stack, jsii.String("ExternalSecret"), jsii.String(e.SecretArn))
+	// A record of which database this environment uses; it also keeps the
+	// stack deployable (CloudFormation refuses a template without resources).
+	awsssm.NewStringParameter(stack, jsii.String("ExternalDatabaseSecret"), &awsssm.StringParameterProps{
+		ParameterName: jsii.String(fmt.Sprintf("/%s/%s/database/secret-arn", config.Project, cfg.Name)),
+		StringValue:   jsii.String(e.SecretArn),
+		Description:   jsii.String("Secret of the external database the " + cfg.Name + " API connects to"),
+	})
 	port := awsec2.Port_Tcp(jsii.Number(float64(e.Port)))
 	var conns awsec2.Connections
 	if e.SecurityGroupID != "" {

@@ -22,9 +22,15 @@ import (
 // suppress with a reason in stacks/nag.go.
 func TestNoUnsuppressedNagFindings(t *testing.T) {
 	for _, env := range []string{"dev", "prod"} {
-		for i, st := range envs[env].platform.Stacks() {
-			findings := annotations(t, envs[env].outdir, *st.ArtifactId(), "AwsSolutions-")
-			assert.Empty(t, findings, "tsa-%s-%s has unsuppressed cdk-nag findings", env, parts[i])
+		variants := []*synth{envs[env], externalSynth(t, env), timescaleSynth(t, env)}
+		if env == "prod" {
+			variants = append(variants, monitoringPinnedSynth(t))
+		}
+		for _, s := range variants {
+			for i, st := range s.platform.Stacks() {
+				findings := annotations(t, s.outdir, *st.ArtifactId(), "AwsSolutions-")
+				assert.Empty(t, findings, "tsa-%s-%s (engine %s) has unsuppressed cdk-nag findings", env, parts[i], s.cfg.Database.Engine)
+			}
 		}
 	}
 }
@@ -86,9 +92,15 @@ func TestCfnLint(t *testing.T) {
 	require.NoError(t, err, "cfn-lint is required (pip install cfn-lint); .ci/run checks for it")
 	var templates []string
 	for _, env := range []string{"dev", "prod"} {
-		files, _ := filepath.Glob(filepath.Join(envs[env].outdir, "*.template.json"))
-		require.Len(t, files, len(parts), "%s templates", env)
-		templates = append(templates, files...)
+		variants := []*synth{envs[env], externalSynth(t, env)}
+		if env == "prod" {
+			variants = append(variants, monitoringPinnedSynth(t))
+		}
+		for _, s := range variants {
+			files, _ := filepath.Glob(filepath.Join(s.outdir, "*.template.json"))
+			require.Len(t, files, len(parts), "%s templates", env)
+			templates = append(templates, files...)
+		}
 	}
 	cmd := exec.Command(bin, append([]string{"--config-file", filepath.Join(root, ".cfnlintrc.yaml"), "--format", "parseable"}, templates...)...)
 	out, err := cmd.CombinedOutput()

@@ -13,12 +13,26 @@ import (
 // template. A difference is a change users will see in `cdk diff`: review it,
 // then refresh with `go test ./test -update`.
 func TestSnapshots(t *testing.T) {
-	dir := filepath.Join(root, "test", "snapshots")
+	type snapshot struct {
+		name string
+		tpl  map[string]any
+	}
+	var snaps []snapshot
 	for _, env := range []string{"dev", "prod"} {
 		for _, part := range parts {
-			name := fmt.Sprintf("tsa-%s-%s.template.json", env, part)
-			t.Run(strings.TrimSuffix(name, ".template.json"), func(t *testing.T) {
-				got, err := normalize(envs[env].raw[part])
+			snaps = append(snaps, snapshot{fmt.Sprintf("tsa-%s-%s", env, part), envs[env].raw[part]})
+		}
+		// The other data tiers change only the data stack's template.
+		snaps = append(snaps,
+			snapshot{fmt.Sprintf("tsa-%s-data.timescaledb", env), timescaleSynth(t, env).raw["data"]},
+			snapshot{fmt.Sprintf("tsa-%s-data.external", env), externalSynth(t, env).raw["data"]})
+	}
+	dir := filepath.Join(root, "test", "snapshots")
+	for _, snap := range snaps {
+		{
+			name := snap.name + ".template.json"
+			t.Run(snap.name, func(t *testing.T) {
+				got, err := normalize(snap.tpl)
 				if err != nil {
 					t.Fatal(err)
 				}
