@@ -29,32 +29,30 @@ func TestSnapshots(t *testing.T) {
 	}
 	dir := filepath.Join(root, "test", "snapshots")
 	for _, snap := range snaps {
-		{
-			name := snap.name + ".template.json"
-			t.Run(snap.name, func(t *testing.T) {
-				got, err := normalize(snap.tpl)
-				if err != nil {
+		name := snap.name + ".template.json"
+		t.Run(snap.name, func(t *testing.T) {
+			got, err := normalize(snap.tpl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, name)
+			if *update {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
 					t.Fatal(err)
 				}
-				path := filepath.Join(dir, name)
-				if *update {
-					if err := os.MkdirAll(dir, 0o755); err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(path, got, 0o644); err != nil {
-						t.Fatal(err)
-					}
-					return
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
 				}
-				want, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatalf("no snapshot %s: run `go test ./test -update` and commit it (%v)", path, err)
-				}
-				if !bytes.Equal(want, got) {
-					t.Errorf("%s differs from its snapshot:\n%s\nIf the change is intended, run `go test ./test -update` and commit the snapshot.", name, lineDiff(string(want), string(got)))
-				}
-			})
-		}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("no snapshot %s: run `go test ./test -update` and commit it (%v)", path, err)
+			}
+			if !bytes.Equal(want, got) {
+				t.Errorf("%s differs from its snapshot:\n%s\nIf the change is intended, run `go test ./test -update` and commit the snapshot.", name, lineDiff(string(want), string(got)))
+			}
+		})
 	}
 }
 
