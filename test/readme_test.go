@@ -4,10 +4,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/tsa-platform/infra/config"
 	"github.com/tsa-platform/infra/stacks"
@@ -70,4 +72,30 @@ func TestReadmeDocumentsEverySetting(t *testing.T) {
 		}
 	}
 	walk("", reflect.TypeOf(config.Config{}))
+}
+
+// TestDocumentedOutputsExist: every stack output the README and the runbook
+// query (OutputKey=='Name' in an aws command) exists in that stack.
+func TestDocumentedOutputsExist(t *testing.T) {
+	// aws cloudformation describe-stacks --stack-name tsa-ENV-PART [\ newline] --query "...OutputKey=='KEY'..."
+	query := regexp.MustCompile(`--stack-name tsa-[a-z0-9]+-([a-z]+)\s*(?:\\\s*)?--query "Stacks\[0\]\.Outputs\[\?OutputKey=='([A-Za-z0-9]+)'`)
+	// the runbook's helper: out PART KEY
+	helper := regexp.MustCompile(`\bout (network|data|compute|frontend) ([A-Za-z0-9]+)`)
+	for _, doc := range []string{"README.md", "docs/runbook.md"} {
+		data, err := os.ReadFile(filepath.Join(root, doc))
+		require.NoError(t, err)
+		matches := append(query.FindAllStringSubmatch(string(data), -1), helper.FindAllStringSubmatch(string(data), -1)...)
+		assert.NotEmpty(t, matches, "%s queries no stack outputs", doc)
+		for _, mt := range matches {
+			part, key := mt[1], mt[2]
+			var found bool
+			// An output may belong to one data tier only (DatabaseVolumeId).
+			for _, s := range []*synth{envs["prod"], timescaleSynth(t, "prod"), externalSynth(t, "prod")} {
+				outputs, _ := s.raw[part]["Outputs"].(map[string]any)
+				_, ok := outputs[key]
+				found = found || ok
+			}
+			assert.True(t, found, "%s queries output %s of the %s stack, which does not exist", doc, key, part)
+		}
+	}
 }
