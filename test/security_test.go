@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -86,13 +87,14 @@ func TestEverySuppressionHasAReason(t *testing.T) {
 }
 
 // TestCfnLint runs cfn-lint, with the project's .cfnlintrc.yaml, on every
-// synthesized template of every environment.
+// synthesized template of every environment and data tier, in two processes
+// at once (cfn-lint is single-threaded; these machines have two cores).
 func TestCfnLint(t *testing.T) {
 	bin, err := exec.LookPath("cfn-lint")
 	require.NoError(t, err, "cfn-lint is required (pip install cfn-lint); .ci/run checks for it")
 	var templates []string
 	for _, env := range []string{"dev", "prod"} {
-		variants := []*synth{envs[env], externalSynth(t, env)}
+		variants := []*synth{envs[env], externalSynth(t, env), timescaleSynth(t, env)}
 		if env == "prod" {
 			variants = append(variants, monitoringPinnedSynth(t))
 		}
@@ -102,10 +104,23 @@ func TestCfnLint(t *testing.T) {
 			templates = append(templates, files...)
 		}
 	}
-	cmd := exec.Command(bin, append([]string{"--config-file", filepath.Join(root, ".cfnlintrc.yaml"), "--format", "parseable"}, templates...)...)
-	out, err := cmd.CombinedOutput()
-	assert.NoError(t, err, "cfn-lint findings:\n%s", out)
-	assert.Empty(t, strings.TrimSpace(string(out)))
+	batches := [][]string{templates[:len(templates)/2], templates[len(templates)/2:]}
+	outs := make([][]byte, len(batches))
+	errs := make([]error, len(batches))
+	var wg sync.WaitGroup
+	for i, batch := range batches {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			args := append([]string{"--config-file", filepath.Join(root, ".cfnlintrc.yaml"), "--format", "parseable"}, batch...)
+			outs[i], errs[i] = exec.Command(bin, args...).CombinedOutput()
+		}()
+	}
+	wg.Wait()
+	for i := range batches {
+		assert.NoError(t, errs[i], "cfn-lint findings:\n%s", outs[i])
+		assert.Empty(t, strings.TrimSpace(string(outs[i])))
+	}
 }
 
 // TestNoSecretInTemplates scans every template for secret material: literal

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -272,22 +271,6 @@ func TestTimescaleDB(t *testing.T) {
 			assertSameComputeShape(t, envs[env].raw["compute"], s.raw["compute"])
 		})
 	}
-}
-
-// TestTimescaleCfnLint runs cfn-lint (the project's .cfnlintrc.yaml) on every
-// template synthesized with the timescaledb engine.
-func TestTimescaleCfnLint(t *testing.T) {
-	bin, err := exec.LookPath("cfn-lint")
-	require.NoError(t, err, "cfn-lint is required (pip install cfn-lint); .ci/run checks for it")
-	var templates []string
-	for _, env := range []string{"dev", "prod"} {
-		files, _ := filepath.Glob(filepath.Join(timescaleSynth(t, env).outdir, "*.template.json"))
-		require.Len(t, files, len(parts), "%s templates", env)
-		templates = append(templates, files...)
-	}
-	out, err := exec.Command(bin, append([]string{"--config-file", filepath.Join(root, ".cfnlintrc.yaml"), "--format", "parseable"}, templates...)...).CombinedOutput()
-	assert.NoError(t, err, "cfn-lint findings:\n%s", out)
-	assert.Empty(t, strings.TrimSpace(string(out)))
 }
 
 // assertNoPlaintextPassword fails on any literal password-like value in a
