@@ -25,7 +25,7 @@ func TestNoUnsuppressedNagFindings(t *testing.T) {
 	for _, env := range []string{"dev", "prod"} {
 		variants := []*synth{envs[env], externalSynth(t, env), timescaleSynth(t, env)}
 		if env == "prod" {
-			variants = append(variants, monitoringPinnedSynth(t))
+			variants = append(variants, monitoringPinnedSynth(t), domainSynth(t))
 		}
 		for _, s := range variants {
 			for i, st := range s.platform.Stacks() {
@@ -96,7 +96,7 @@ func TestCfnLint(t *testing.T) {
 	for _, env := range []string{"dev", "prod"} {
 		variants := []*synth{envs[env], externalSynth(t, env), timescaleSynth(t, env)}
 		if env == "prod" {
-			variants = append(variants, monitoringPinnedSynth(t))
+			variants = append(variants, monitoringPinnedSynth(t), domainSynth(t))
 		}
 		for _, s := range variants {
 			files, _ := filepath.Glob(filepath.Join(s.outdir, "*.template.json"))
