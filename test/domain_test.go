@@ -1,13 +1,10 @@
 package test
 
 import (
-	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/tsa-platform/infra/config"
 )
 
 const (
@@ -15,29 +12,15 @@ const (
 	certificateArn = "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
 )
 
-var domainEnv *synth
-
 // domainSynth is prod with a custom domain, its us-east-1 certificate and a
-// Route 53 zone; synthesized once per test binary, on first use.
+// Route 53 zone.
 func domainSynth(t *testing.T) *synth {
-	t.Helper()
-	if domainEnv != nil {
-		return domainEnv
-	}
-	ctx, err := cliContext()
-	require.NoError(t, err)
-	var environments map[string]any
-	data, err := json.Marshal(ctx[config.KeyEnvironments])
-	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(data, &environments))
-	environments["prod"].(map[string]any)["frontend"] = map[string]any{
-		"domainName": domainName, "certificateArn": certificateArn,
-		"hostedZoneId": "Z0123456789ABCDEFGHIJ", "hostedZoneName": "example.com",
-	}
-	s, err := synthesize("prod", map[string]any{config.KeyEnvironments: environments})
-	require.NoError(t, err)
-	domainEnv = s
-	return s
+	return variant(t, "domain", "prod", func(settings map[string]any) {
+		settings["frontend"] = map[string]any{
+			"domainName": domainName, "certificateArn": certificateArn,
+			"hostedZoneId": "Z0123456789ABCDEFGHIJ", "hostedZoneName": "example.com",
+		}
+	})
 }
 
 // TestCustomDomain: the distribution answers on the configured name with the

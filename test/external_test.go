@@ -1,7 +1,6 @@
 package test
 
 import (
-	"encoding/json"
 	"sort"
 	"strings"
 	"testing"
@@ -14,32 +13,18 @@ import (
 
 const externalSecretArn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:tsa/timescale-cloud-AbCdEf"
 
-// externalEnvs are dev (allowed by CIDR) and prod (allowed by security group)
-// synthesized with database.engine external, each once per test binary.
-var externalEnvs = map[string]*synth{}
-
+// externalSynth is env with database.engine external: dev allowed by CIDR,
+// prod by security group.
 func externalSynth(t *testing.T, env string) *synth {
-	t.Helper()
-	if s, ok := externalEnvs[env]; ok {
-		return s
-	}
-	ctx, err := cliContext()
-	require.NoError(t, err)
-	var environments map[string]any
-	data, err := json.Marshal(ctx[config.KeyEnvironments])
-	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(data, &environments))
-	ext := map[string]any{"secretArn": externalSecretArn, "port": 5433}
-	if env == "dev" {
-		ext["cidr"] = "10.50.0.0/24"
-	} else {
-		ext["securityGroupId"] = "sg-0123456789abcdef0"
-	}
-	environments[env].(map[string]any)["database"] = map[string]any{"engine": config.EngineExternal, "external": ext}
-	s, err := synthesize(env, map[string]any{config.KeyEnvironments: environments})
-	require.NoError(t, err, "synth %s with engine external", env)
-	externalEnvs[env] = s
-	return s
+	return variant(t, "external", env, func(settings map[string]any) {
+		ext := map[string]any{"secretArn": externalSecretArn, "port": 5433}
+		if env == "dev" {
+			ext["cidr"] = "10.50.0.0/24"
+		} else {
+			ext["securityGroupId"] = "sg-0123456789abcdef0"
+		}
+		settings["database"] = map[string]any{"engine": config.EngineExternal, "external": ext}
+	})
 }
 
 // TestExternalDatabase: nothing is created for a database this project does

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/tsa-platform/infra/config"
 	"github.com/tsa-platform/infra/stacks"
@@ -183,6 +184,30 @@ func TestSynthSucceeds(t *testing.T) {
 	for _, env := range []string{"dev", "prod"} {
 		assert.NoError(t, envs[env].err, "cdk synth of %s", env)
 	}
+}
+
+var variants = map[string]*synth{}
+
+// variant synthesizes env with its cdk.json settings changed by edit (as a
+// user would change cdk.json), once per test binary under name.
+func variant(t *testing.T, name, env string, edit func(settings map[string]any)) *synth {
+	t.Helper()
+	key := name + "/" + env
+	if s, ok := variants[key]; ok {
+		return s
+	}
+	ctx, err := cliContext()
+	require.NoError(t, err)
+	var environments map[string]any
+	data, err := json.Marshal(ctx[config.KeyEnvironments])
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &environments))
+	edit(environments[env].(map[string]any))
+	s, err := synthesize(env, map[string]any{config.KeyEnvironments: environments})
+	require.NoError(t, err, "synth %s (%s)", env, name)
+	require.NoError(t, s.err, "synth %s (%s)", env, name)
+	variants[key] = s
+	return s
 }
 
 // must turns a failed jsii assertion (a panic) into a test failure that

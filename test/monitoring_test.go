@@ -28,32 +28,16 @@ const (
 	monitoringAlarmEmail   = "oncall@example.com"
 )
 
-var monitoringPinned *synth
-
 // monitoringPinnedSynth is prod pinned to an account in eu-west-1 with an
 // alarm e-mail: the CloudFront alarm cannot exist there, and the topic gets
-// a subscription. Synthesized once per test binary, on first use.
+// a subscription.
 func monitoringPinnedSynth(t *testing.T) *synth {
-	t.Helper()
-	if monitoringPinned != nil {
-		return monitoringPinned
-	}
-	ctx, err := cliContext()
-	require.NoError(t, err)
-	var environments map[string]any
-	data, err := json.Marshal(ctx[config.KeyEnvironments])
-	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(data, &environments))
-	prod := environments["prod"].(map[string]any)
-	prod["account"] = "123456789012"
-	prod["region"] = monitoringPinnedRegion
-	prod["availabilityZones"] = []any{monitoringPinnedRegion + "a", monitoringPinnedRegion + "b"}
-	prod["monitoring"] = map[string]any{"alarmEmail": monitoringAlarmEmail}
-	s, err := synthesize("prod", map[string]any{config.KeyEnvironments: environments})
-	require.NoError(t, err, "synth prod pinned to %s", monitoringPinnedRegion)
-	require.NoError(t, s.err, "synth prod pinned to %s", monitoringPinnedRegion)
-	monitoringPinned = s
-	return s
+	return variant(t, "pinned", "prod", func(prod map[string]any) {
+		prod["account"] = "123456789012"
+		prod["region"] = monitoringPinnedRegion
+		prod["availabilityZones"] = []any{monitoringPinnedRegion + "a", monitoringPinnedRegion + "b"}
+		prod["monitoring"] = map[string]any{"alarmEmail": monitoringAlarmEmail}
+	})
 }
 
 // alarmWant is one alarm the environment must have.

@@ -19,41 +19,25 @@ import (
 	"github.com/tsa-platform/infra/constructs/timescaledb"
 )
 
-// timescaleEnvs are dev and prod synthesized with database.engine timescaledb
-// (cdk.json otherwise unchanged), each once per test binary.
-var timescaleEnvs = map[string]*synth{}
-
-// timescaleSynth synthesizes env with the timescaledb engine, once.
+// timescaleSynth is env with database.engine timescaledb (cdk.json otherwise
+// unchanged).
 func timescaleSynth(t *testing.T, env string) *synth {
-	t.Helper()
-	if s, ok := timescaleEnvs[env]; ok {
-		return s
-	}
-	ctx, err := cliContext()
-	require.NoError(t, err)
-	var environments map[string]any
-	data, err := json.Marshal(ctx[config.KeyEnvironments])
-	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(data, &environments))
-	settings := environments[env].(map[string]any)
-	db, _ := settings["database"].(map[string]any)
-	if db == nil {
-		db = map[string]any{}
-		settings["database"] = db
-	}
-	db["engine"] = config.EngineTimescaleDB
-	// The host installs packages at boot: it needs NAT, which the dev
-	// profile leaves out to save money; tasks then stay private too.
-	if network, _ := settings["network"].(map[string]any); network != nil && network["natGateways"] == float64(0) {
-		network["natGateways"] = 1
-		if backend, _ := settings["backend"].(map[string]any); backend != nil {
-			backend["assignPublicIp"] = false
+	return variant(t, "timescaledb", env, func(settings map[string]any) {
+		db, _ := settings["database"].(map[string]any)
+		if db == nil {
+			db = map[string]any{}
+			settings["database"] = db
 		}
-	}
-	s, err := synthesize(env, map[string]any{config.KeyEnvironments: environments})
-	require.NoError(t, err, "synth %s with engine timescaledb", env)
-	timescaleEnvs[env] = s
-	return s
+		db["engine"] = config.EngineTimescaleDB
+		// The host installs packages at boot: it needs NAT, which the dev
+		// profile leaves out to save money; tasks then stay private too.
+		if network, _ := settings["network"].(map[string]any); network != nil && network["natGateways"] == float64(0) {
+			network["natGateways"] = 1
+			if backend, _ := settings["backend"].(map[string]any); backend != nil {
+				backend["assignPublicIp"] = false
+			}
+		}
+	})
 }
 
 // userData returns the instance's user data with CloudFormation references
