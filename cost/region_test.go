@@ -1,9 +1,12 @@
 package cost
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // An environment-agnostic template is priced as if deployed in the price
@@ -32,5 +35,27 @@ func TestRegionConditionsUseThePriceTableRegion(t *testing.T) {
 	assert.InDelta(t, 2.40, got["Metrics"], 1e-9)
 	assert.Zero(t, got["NoMetrics"])
 	assert.InDelta(t, 2.50, rep.MonthlyUSD, 1e-9)
+	assert.Zero(t, rep.NotPriced)
+}
+
+// Fn::GetStackOutput (CDK's weak cross-stack references) is followed into the
+// other loaded template, as Fn::ImportValue is.
+func TestGetStackOutputIsFollowed(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) *Stack {
+		path := filepath.Join(dir, name+".template.json")
+		require.NoError(t, os.WriteFile(path, []byte(body), 0o644))
+		s, err := LoadStack(path)
+		require.NoError(t, err)
+		return s
+	}
+	producer := write("tsa-test-compute", `{"Resources": {}, "Outputs": {"Size": {"Value": "30"}}}`)
+	consumer := write("tsa-test-data", `{"Resources": {"Volume": {"Type": "AWS::EC2::Volume", "Properties": {"VolumeType": "gp3",
+	  "Size": {"Fn::GetStackOutput": {"StackName": "tsa-test-compute", "OutputName": "Size", "Region": {"Ref": "AWS::Region"}}}}}}}`)
+	prices, err := DefaultPrices()
+	require.NoError(t, err)
+	rep := Estimate("test", []*Stack{producer, consumer}, prices)
+	// gp3 30 GB x 0.08 = 2.40
+	assert.InDelta(t, 2.40, rep.MonthlyUSD, 1e-9)
 	assert.Zero(t, rep.NotPriced)
 }

@@ -239,6 +239,28 @@ func (w *world) resolve(s *Stack, v any, depth int) (any, error) {
 			return nil, unres("export %q is not among the loaded templates", name)
 		}
 		return w.resolve(e.stack, e.value, depth+1)
+	case "Fn::GetStackOutput":
+		// CDK's weak cross-stack references read another stack's output.
+		ref, ok := arg.(map[string]any)
+		if !ok {
+			return nil, unres("malformed %s", compact(v))
+		}
+		stackName, err1 := w.resolve(s, ref["StackName"], depth+1)
+		outputName, err2 := w.resolve(s, ref["OutputName"], depth+1)
+		sn, ok1 := stackName.(string)
+		on, ok2 := outputName.(string)
+		if err1 != nil || err2 != nil || !ok1 || !ok2 {
+			return nil, unres("%s names its stack or output with values known only at deploy time", compact(v))
+		}
+		for _, other := range w.stacks {
+			if other.Name == sn {
+				if o, ok := other.Template.Outputs[on]; ok {
+					return w.resolve(other, o.Value, depth+1)
+				}
+				return nil, unres("stack %s has no output %s", sn, on)
+			}
+		}
+		return nil, unres("stack %q is not among the loaded templates", sn)
 	case "Fn::Join":
 		parts, ok := arg.([]any)
 		if !ok || len(parts) != 2 {
