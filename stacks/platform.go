@@ -79,7 +79,7 @@ func NewPlatform(app awscdk.App, cfg *config.Config) *Platform {
 
 	p := &Platform{}
 	p.Network = NewNetworkStack(app, cfg.StackName("network"), &NetworkStackProps{
-		StackProps: stackProps(cfg, "network", "VPC, subnets, NAT, flow logs and endpoints"),
+		StackProps: stackProps(cfg, "network", "VPC, subnets, NAT, flow logs, endpoints, and the alarm topic and operations key every later stack uses"),
 		Config:     cfg,
 	})
 	p.Data = NewDataStack(app, cfg.StackName("data"), &DataStackProps{
