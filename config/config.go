@@ -89,6 +89,10 @@ type Timescale struct {
 	PostgresMajor       int    `json:"postgresMajor"`
 	TimescaleVersion    string `json:"timescaleVersion"`
 	BackupRetentionDays int    `json:"backupRetentionDays"`
+	// AmiID pins the host image (an Ubuntu 24.04 arm64 AMI of the pinned
+	// region). Without it every deploy reads Canonical's current image, and a
+	// new image replaces the host (the data volume stays).
+	AmiID string `json:"amiId"`
 }
 
 // External configures an existing database (engine "external").

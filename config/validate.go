@@ -27,6 +27,7 @@ var (
 	secretArnPattern     = regexp.MustCompile(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$`)
 	hostedZoneIDPattern  = regexp.MustCompile(`^Z[A-Z0-9]{4,31}$`)
 	sgIDPattern          = regexp.MustCompile(`^sg-[0-9a-f]{8}([0-9a-f]{9})?$`)
+	amiPattern           = regexp.MustCompile(`^ami-[0-9a-f]{8}([0-9a-f]{9})?$`)
 	tagKeyPattern        = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
 )
 
@@ -249,6 +250,11 @@ func validateTimescale(p *problems, pre string, c *Config) {
 		p.add(pre+"backupRetentionDays", "%d is out of range; accepted: 1 to 35 days", t.BackupRetentionDays)
 	} else if c.Production() && t.BackupRetentionDays < 7 {
 		p.add(pre+"backupRetentionDays", "%d is too short for a prod-profile environment; accepted: 7 to 35 days", t.BackupRetentionDays)
+	}
+	if t.AmiID != "" && !amiPattern.MatchString(t.AmiID) {
+		p.add(pre+"amiId", "%q is not an AMI ID; accepted: ami- followed by 8 or 17 hex digits", t.AmiID)
+	} else if t.AmiID != "" && c.Region == "" {
+		p.add(pre+"amiId", "an AMI ID belongs to one region: set account, region and availabilityZones too")
 	}
 	if c.Production() && strings.HasPrefix(t.InstanceType, "t") {
 		p.add(pre+"instanceType", "%q is a burstable type; a prod-profile environment needs a fixed-performance type such as m7g.large", t.InstanceType)

@@ -372,6 +372,9 @@ func suppressTimescaleNagFindings(instance awsec2.CfnInstance, role awsiam.Role,
 			list := make([]any, len(appliesTo))
 			for i, a := range appliesTo {
 				list[i] = a
+				if strings.HasPrefix(a, "/") { // a regular expression
+					list[i] = &cdknag.RegexAppliesTo{Regex: jsii.String(a)}
+				}
 			}
 			applies = &list
 		}
@@ -394,7 +397,8 @@ func suppressTimescaleNagFindings(instance awsec2.CfnInstance, role awsiam.Role,
 		"Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore")
 	suppress(cfnChild(role, "DefaultPolicy"), "AwsSolutions-IAM5",
 		"cloudwatch:PutMetricData has no resource-level permissions and is limited to the CWAgent namespace by condition; ec2:AttachVolume on instance/* is limited by condition to instances carrying this volume's grant tag (the host and its replacement)",
-		"Resource::*", "Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*")
+		// instance/* in an environment-agnostic or a pinned stack
+		"Resource::*", `/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):ec2:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\d{12}):instance\/\*$/`)
 	suppress(cfnChild(selection, "Role"), "AwsSolutions-IAM4",
 		"AWSBackupServiceRolePolicyForBackup is the AWS-documented policy of the role AWS Backup assumes to snapshot the selected data volume",
 		"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup")

@@ -65,7 +65,12 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 		alarms = newDatabaseAlarms(stack, cfg, props.AlarmTopic, pg.Instance) // monitoring.go
 	case config.EngineTimescaleDB:
 		ts := d.Timescale
+		var image awsec2.IMachineImage
+		if ts.AmiID != "" {
+			image = awsec2.MachineImage_GenericLinux(&map[string]*string{cfg.Region: jsii.String(ts.AmiID)}, nil)
+		}
 		tsdb := tsaconstructs.NewTimescaleDatabase(stack, "Timescale", &tsaconstructs.TimescaleDatabaseProps{
+			MachineImage:        image,
 			Vpc:                 props.Vpc,
 			VpcSubnets:          &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS},
 			InstanceType:        ts.InstanceType,

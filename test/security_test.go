@@ -23,17 +23,24 @@ import (
 // suppress with a reason in stacks/nag.go.
 func TestNoUnsuppressedNagFindings(t *testing.T) {
 	for _, env := range []string{"dev", "prod"} {
-		variants := []*synth{envs[env], externalSynth(t, env), timescaleSynth(t, env)}
-		if env == "prod" {
-			variants = append(variants, monitoringPinnedSynth(t), domainSynth(t))
-		}
-		for _, s := range variants {
+		for _, s := range allVariants(t, env) {
 			for i, st := range s.platform.Stacks() {
 				findings := annotations(t, s.outdir, *st.ArtifactId(), "AwsSolutions-")
 				assert.Empty(t, findings, "tsa-%s-%s (engine %s) has unsuppressed cdk-nag findings", env, parts[i], s.cfg.Database.Engine)
 			}
 		}
 	}
+}
+
+// allVariants is every configuration the tests synthesize for env: cdk.json
+// as it is, the other data tiers, and (prod) pinned region, custom domain and
+// pinned TimescaleDB image.
+func allVariants(t *testing.T, env string) []*synth {
+	v := []*synth{envs[env], externalSynth(t, env), timescaleSynth(t, env)}
+	if env == "prod" {
+		v = append(v, monitoringPinnedSynth(t), domainSynth(t), timescalePinnedSynth(t))
+	}
+	return v
 }
 
 // annotations reads the error and warning annotations of a stack from the
@@ -94,11 +101,7 @@ func TestCfnLint(t *testing.T) {
 	require.NoError(t, err, "cfn-lint is required (pip install cfn-lint); .ci/run checks for it")
 	var templates []string
 	for _, env := range []string{"dev", "prod"} {
-		variants := []*synth{envs[env], externalSynth(t, env), timescaleSynth(t, env)}
-		if env == "prod" {
-			variants = append(variants, monitoringPinnedSynth(t), domainSynth(t))
-		}
-		for _, s := range variants {
+		for _, s := range allVariants(t, env) {
 			files, _ := filepath.Glob(filepath.Join(s.outdir, "*.template.json"))
 			require.Len(t, files, len(parts), "%s templates", env)
 			templates = append(templates, files...)

@@ -352,3 +352,26 @@ func TestTimescaleUserDataIsTheRenderedScript(t *testing.T) {
 	tokens := regexp.MustCompile(`\$\{Token\[[A-Z]+\]\}`)
 	assert.Equal(t, tokens.ReplaceAllString(want, "<ref>"), refs.ReplaceAllString(script, "<ref>"))
 }
+
+// TestTimescalePinnedImage: with database.timescale.amiId the host runs that
+// image instead of Canonical's current one, so a deploy never replaces it
+// just because a newer image was published.
+func TestTimescalePinnedImage(t *testing.T) {
+	_, instance := one(t, timescalePinnedSynth(t).raw["data"], "AWS::EC2::Instance")
+	assert.Equal(t, pinnedAmi, props(instance)["ImageId"])
+	s := timescalePinnedSynth(t)
+	assert.NotContains(t, jsonOf(s.raw["data"]["Parameters"]), "canonical", "no image parameter is read at deploy time")
+}
+
+const pinnedAmi = "ami-0123456789abcdef0"
+
+// timescalePinnedSynth is prod with the timescaledb engine, pinned to an
+// account in eu-west-1 and to an AMI.
+func timescalePinnedSynth(t *testing.T) *synth {
+	return variant(t, "timescaledb-pinned-ami", "prod", func(prod map[string]any) {
+		prod["account"] = "123456789012"
+		prod["region"] = "eu-west-1"
+		prod["availabilityZones"] = []any{"eu-west-1a", "eu-west-1b"}
+		prod["database"] = map[string]any{"engine": config.EngineTimescaleDB, "timescale": map[string]any{"amiId": pinnedAmi}}
+	})
+}
