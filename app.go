@@ -12,14 +12,18 @@ import (
 )
 
 func main() {
+	os.Exit(run())
+}
+
+func run() int {
 	defer jsii.Close()
 	app := awscdk.NewApp(nil)
 	cfg, err := stacks.LoadConfig(app, ".")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		jsii.Close()
-		os.Exit(1)
+		return 1
 	}
 	stacks.NewPlatform(app, cfg)
 	app.Synth(nil)
+	return 0
 }
