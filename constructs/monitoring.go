@@ -195,6 +195,11 @@ func (o *AlarmOptions) newAlarm(scope cdkconstructs.Construct, s alarmSpec) awsc
 	return alarm
 }
 
+// perMinute reads a metric at the one-minute period with a statistic.
+func perMinute(statistic string) *awscloudwatch.MetricOptions {
+	return &awscloudwatch.MetricOptions{Period: minute(), Statistic: jsii.String(statistic)}
+}
+
 // minute is the period of every alarm and graph: the finest resolution the
 // ALB, ECS, RDS and CloudFront metrics are published at without extra cost.
 func minute() awscdk.Duration { return awscdk.Duration_Minutes(jsii.Number(1)) }

@@ -51,16 +51,13 @@ type DatabaseMetrics struct {
 func NewDatabaseAlarms(scope cdkconstructs.Construct, id string, props *DatabaseAlarmsProps) *DatabaseAlarms {
 	props.check("DatabaseAlarms")
 	this := cdkconstructs.NewConstruct(scope, jsii.String(id))
-	stat := func(s string) *awscloudwatch.MetricOptions {
-		return &awscloudwatch.MetricOptions{Period: minute(), Statistic: jsii.String(s)}
-	}
 	db := props.Instance
 	a := &DatabaseAlarms{Construct: this}
 	a.Metrics = DatabaseMetrics{
-		Cpu:            db.MetricCPUUtilization(stat("Average")),
-		FreeStorage:    db.MetricFreeStorageSpace(stat("Minimum")),
-		FreeableMemory: db.MetricFreeableMemory(stat("Minimum")),
-		Connections:    db.MetricDatabaseConnections(stat("Maximum")),
+		Cpu:            db.MetricCPUUtilization(perMinute("Average")),
+		FreeStorage:    db.MetricFreeStorageSpace(perMinute("Minimum")),
+		FreeableMemory: db.MetricFreeableMemory(perMinute("Minimum")),
+		Connections:    db.MetricDatabaseConnections(perMinute("Maximum")),
 	}
 	a.Metrics.FreeStorageGiB = awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
 		Expression:   jsii.String("storage / 1073741824"),

@@ -69,9 +69,6 @@ func NewServiceAlarms(scope cdkconstructs.Construct, id string, props *ServiceAl
 	props.check("ServiceAlarms")
 	this := cdkconstructs.NewConstruct(scope, jsii.String(id))
 	opts := &awscloudwatch.MetricOptions{Period: minute()}
-	stat := func(s string) *awscloudwatch.MetricOptions {
-		return &awscloudwatch.MetricOptions{Period: minute(), Statistic: jsii.String(s)}
-	}
 	lb := props.LoadBalancer.Metrics()
 	svc := props.Service
 	// Target group metrics are built from the two full names rather than with
@@ -89,8 +86,8 @@ func NewServiceAlarms(scope cdkconstructs.Construct, id string, props *ServiceAl
 		})
 	}
 
-	albRequests := lb.RequestCount(stat("Sum"))
-	elb5xx := lb.HttpCodeElb(elbv2.HttpCodeElb_ELB_5XX_COUNT, stat("Sum"))
+	albRequests := lb.RequestCount(perMinute("Sum"))
+	elb5xx := lb.HttpCodeElb(elbv2.HttpCodeElb_ELB_5XX_COUNT, perMinute("Sum"))
 	tgRequests := tgMetric("RequestCount", "Sum")
 	target5xx := tgMetric("HTTPCode_Target_5XX_Count", "Sum")
 
