@@ -262,21 +262,13 @@ func (w *world) resolve(s *Stack, v any, depth int) (any, error) {
 		}
 		return nil, unres("stack %q is not among the loaded templates", sn)
 	case "Fn::Join":
-		parts, ok := arg.([]any)
-		if !ok || len(parts) != 2 {
-			return nil, unres("malformed %s", compact(v))
-		}
-		delim, ok := parts[0].(string)
-		if !ok {
-			return nil, unres("malformed %s", compact(v))
-		}
-		lv, err := w.resolve(s, parts[1], depth+1)
+		delim, lv, err := w.delimited(s, v, arg, depth)
 		if err != nil {
 			return nil, err
 		}
 		list, ok := lv.([]any)
 		if !ok {
-			return nil, unres("Fn::Join of a non-list %s", compact(parts[1]))
+			return nil, unres("Fn::Join of a non-list %s", compact(arg.([]any)[1]))
 		}
 		strs := make([]string, 0, len(list))
 		for _, el := range list {
@@ -318,15 +310,7 @@ func (w *world) resolve(s *Stack, v any, depth int) (any, error) {
 		}
 		return w.resolve(s, list[i], depth+1)
 	case "Fn::Split":
-		parts, ok := arg.([]any)
-		if !ok || len(parts) != 2 {
-			return nil, unres("malformed %s", compact(v))
-		}
-		delim, ok := parts[0].(string)
-		if !ok {
-			return nil, unres("malformed %s", compact(v))
-		}
-		sv, err := w.resolve(s, parts[1], depth+1)
+		delim, sv, err := w.delimited(s, v, arg, depth)
 		if err != nil {
 			return nil, err
 		}
@@ -379,6 +363,21 @@ func (w *world) resolve(s *Stack, v any, depth int) (any, error) {
 		return w.sub(s, arg, depth)
 	}
 	return nil, unres("%s cannot be evaluated before deployment", fn)
+}
+
+// delimited reads the [delimiter, value] arguments of Fn::Join and Fn::Split,
+// resolving the value.
+func (w *world) delimited(s *Stack, v, arg any, depth int) (string, any, error) {
+	parts, ok := arg.([]any)
+	if !ok || len(parts) != 2 {
+		return "", nil, unres("malformed %s", compact(v))
+	}
+	delim, ok := parts[0].(string)
+	if !ok {
+		return "", nil, unres("malformed %s", compact(v))
+	}
+	value, err := w.resolve(s, parts[1], depth+1)
+	return delim, value, err
 }
 
 func (w *world) ref(s *Stack, name string, depth int) (any, error) {
