@@ -62,6 +62,12 @@ func unwrapJsii(v any) any {
 
 // NewPlatform adds the four stacks of one environment to the app.
 func NewPlatform(app awscdk.App, cfg *config.Config) *Platform {
+	if cfg.PinnedEnvironment() {
+		// Answer CDK's availability-zone lookup for a pinned environment from
+		// config, as cdk.context.json would, so synthesis never asks AWS.
+		key := fmt.Sprintf("availability-zones:account=%s:region=%s", cfg.Account, cfg.Region)
+		app.Node().SetContext(jsii.String(key), cfg.AvailabilityZones)
+	}
 	tags := map[string]string{"project": config.Project, "environment": cfg.Name}
 	for k, v := range cfg.Tags {
 		tags[k] = v
