@@ -81,12 +81,19 @@ func TestExternalDatabase(t *testing.T) {
 func TestComputeIsEngineAgnostic(t *testing.T) {
 	for _, env := range []string{"dev", "prod"} {
 		base := shape(envs[env].raw["compute"])
+		assert.Contains(t, base.secrets, "DB_PASSWORD")
+		ts := shape(timescaleSynth(t, env).raw["compute"])
+		assert.Equal(t, base.secrets, ts.secrets, "%s: same container secrets with timescaledb", env)
+		assert.Equal(t, base.types, ts.types, "%s: compute resources do not depend on the engine", env)
 		ext := shape(externalSynth(t, env).raw["compute"])
-		assert.Equal(t, base.secrets, ext.secrets, "%s: same container secrets", env)
+		assert.Equal(t, base.secrets, ext.secrets, "%s: same container secrets with an external database", env)
+		// An external database reached by CIDR needs only an egress rule.
 		assert.Subset(t, base.types, ext.types, "%s: no new kind of resource for an external database", env)
 	}
 }
 
+// computeShape is what a compute stack is made of: its resource types (one
+// entry per resource) and the secrets its container receives, both sorted.
 type computeShape struct {
 	types   []string
 	secrets []string
@@ -94,13 +101,9 @@ type computeShape struct {
 
 func shape(tpl map[string]any) computeShape {
 	var s computeShape
-	seen := map[string]bool{}
 	for _, r := range tpl["Resources"].(map[string]any) {
 		typ := r.(map[string]any)["Type"].(string)
-		if !seen[typ] {
-			seen[typ] = true
-			s.types = append(s.types, typ)
-		}
+		s.types = append(s.types, typ) // one entry per resource: counts matter
 		if typ == "AWS::ECS::TaskDefinition" {
 			for _, c := range asList(props(r.(map[string]any))["ContainerDefinitions"]) {
 				for _, sec := range asList(c.(map[string]any)["Secrets"]) {
