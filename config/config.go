@@ -155,6 +155,13 @@ type Monitoring struct {
 	DbConnections        float64 `json:"dbConnections"`
 	CloudFront5xxPercent float64 `json:"cloudFront5xxPercent"`
 	ExecSessionLogDays   int     `json:"execSessionLogDays"`
+
+	// ContainerInsights turns on the cluster's Container Insights (standard):
+	// per-task metrics billed as about 38 custom metrics a month.
+	ContainerInsights bool `json:"containerInsights"`
+	// OperationsKeyRotation rotates the operations key yearly (the first two
+	// rotations add $1/month each).
+	OperationsKeyRotation bool `json:"operationsKeyRotation"`
 }
 
 // Production reports whether the environment uses production safeguards.

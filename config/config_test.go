@@ -114,7 +114,15 @@ func TestDevProfileCostSettings(t *testing.T) {
 	assert.Equal(t, 20, dev.Database.AllocatedStorageGiB, "RDS minimum storage")
 	assert.False(t, dev.Database.MultiAz)
 	assert.False(t, dev.Monitoring.Dashboard, "a dashboard is $3 a month")
+	assert.False(t, dev.Monitoring.ContainerInsights, "Container Insights is ~38 custom metrics, $11.40 a month")
+	assert.False(t, dev.Monitoring.OperationsKeyRotation, "the first two rotations add $2 a month")
+	assert.Zero(t, dev.Database.MonitoringIntervalSeconds, "Enhanced Monitoring ingests OS metrics into CloudWatch Logs")
 	assert.LessOrEqual(t, dev.Backend.LogRetentionDays, 14)
+
+	prod := defaults(ProfileProd)
+	assert.True(t, prod.Monitoring.ContainerInsights, "prod keeps its observability")
+	assert.True(t, prod.Monitoring.OperationsKeyRotation)
+	assert.Equal(t, 15, prod.Database.MonitoringIntervalSeconds)
 }
 
 func TestStagingInheritsItsProfile(t *testing.T) {
@@ -201,6 +209,7 @@ func TestInvalidConfigurations(t *testing.T) {
 		{name: "monitoring interval", env: "dev", patch: `{"database":{"monitoringIntervalSeconds":20}}`, setting: "environments.dev.database.monitoringIntervalSeconds", want: "accepted: 0, 1, 5, 10, 15, 30, 60"},
 		{name: "prod without deletion protection", env: "prod", patch: `{"database":{"deletionProtection":false}}`, setting: "environments.prod.database.deletionProtection", want: "must be true"},
 		{name: "prod without Multi-AZ", env: "prod", patch: `{"database":{"multiAz":false}}`, setting: "environments.prod.database.multiAz", want: "must be true"},
+		{name: "prod without key rotation", env: "prod", patch: `{"monitoring":{"operationsKeyRotation":false}}`, setting: "environments.prod.monitoring.operationsKeyRotation", want: "must be true"},
 		{name: "reserved database name", env: "dev", patch: `{"database":{"databaseName":"postgres"}}`, setting: "environments.dev.database.databaseName", want: "reserved"},
 		{name: "database name shape", env: "dev", patch: `{"database":{"databaseName":"1-data"}}`, setting: "environments.dev.database.databaseName", want: "starting with a letter"},
 		{name: "external without secret", env: "dev", patch: `{"database":{"engine":"external","external":{"cidr":"10.50.0.0/24"}}}`, setting: "environments.dev.database.external.secretArn", want: "required for engine external"},

@@ -28,7 +28,7 @@ func defaults(profile string) Config {
 			// Off on the dev class: Database Insights does not cover every
 			// micro/small class, and the dev database is not tuned.
 			PerformanceInsights:       false,
-			MonitoringIntervalSeconds: 60,
+			MonitoringIntervalSeconds: 0,
 			LogRetentionDays:          14,
 			Timescale: Timescale{
 				InstanceType:        "t4g.small",
@@ -82,6 +82,8 @@ func defaults(profile string) Config {
 		c.Backend.AssignPublicIp = false
 		c.Backend.Spot = false
 		c.Monitoring.Dashboard = true
+		c.Monitoring.ContainerInsights = true
+		c.Monitoring.OperationsKeyRotation = true
 		c.Network.FlowLogRetentionDays = 90
 		c.Database.InstanceClass = "db.m7g.large"
 		c.Database.AllocatedStorageGiB = 100

@@ -428,6 +428,9 @@ func validateMonitoring(p *problems, pre string, c *Config) {
 	if c.Database.Engine == EngineRDSPostgres && m.DbFreeStorageGiB >= float64(c.Database.AllocatedStorageGiB) {
 		p.add(pre+"dbFreeStorageGiB", "%v GiB would alarm at once: it is not below database.allocatedStorageGiB (%d)", m.DbFreeStorageGiB, c.Database.AllocatedStorageGiB)
 	}
+	if c.Production() && !m.OperationsKeyRotation {
+		p.add(pre+"operationsKeyRotation", "must be true in a prod-profile environment")
+	}
 	if !slices.Contains(logRetentionDays, m.ExecSessionLogDays) {
 		p.add(pre+"execSessionLogDays", "%d is not a CloudWatch Logs retention; accepted: %s", m.ExecSessionLogDays, ints(logRetentionDays))
 	}

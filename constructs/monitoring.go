@@ -24,9 +24,14 @@ type OperationsKeyProps struct {
 	// RemovalPolicy must keep the key as long as anything encrypted with it
 	// is kept (the ECS Exec session logs of a production environment).
 	RemovalPolicy awscdk.RemovalPolicy
+	// DisableRotation turns off the yearly rotation of the key material.
+	// Rotation bounds how much data one key version protects; turn it off
+	// only where nothing encrypted with the key outlives a rotation period.
+	DisableRotation bool
 }
 
-// NewOperationsKey creates the customer-managed key (rotation on) that
+// NewOperationsKey creates the customer-managed key (rotation on unless
+// DisableRotation) that
 // encrypts an environment's operational data: alarm notifications
 // (AlarmTopic) and ECS Exec sessions and their logs (ExecSessionLogs). Each
 // user adds the service grant it needs to the key policy.
@@ -37,7 +42,7 @@ type OperationsKeyProps struct {
 func NewOperationsKey(scope cdkconstructs.Construct, id string, props *OperationsKeyProps) awskms.Key {
 	keyProps := &awskms.KeyProps{
 		Description:       jsii.String("Encrypts alarm notifications and ECS Exec sessions and their logs"),
-		EnableKeyRotation: jsii.Bool(true),
+		EnableKeyRotation: jsii.Bool(!props.DisableRotation),
 		RemovalPolicy:     props.RemovalPolicy,
 	}
 	if props.RemovalPolicy != awscdk.RemovalPolicy_RETAIN && props.RemovalPolicy != awscdk.RemovalPolicy_SNAPSHOT {

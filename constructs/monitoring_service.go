@@ -1,6 +1,8 @@
 package constructs
 
 import (
+	"fmt"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
@@ -23,8 +25,11 @@ type ServiceAlarmsProps struct {
 	LatencyP99Seconds float64
 	CpuPercent        float64
 	MemoryPercent     float64
-	// TaskStartMinutes is how long running tasks may stay below the desired
-	// count before it is an incident (task replacement and scale-out take
+	// MinHealthyTasks is the fewest tasks that must pass the load balancer
+	// health check: the service's minimum task count.
+	MinHealthyTasks int
+	// TaskStartMinutes is how long healthy tasks may stay below
+	// MinHealthyTasks before it is an incident (task replacement takes
 	// that long); default 5.
 	TaskStartMinutes int
 }
@@ -40,7 +45,7 @@ type ServiceAlarms struct {
 	UnhealthyHosts awscloudwatch.Alarm
 	Cpu            awscloudwatch.Alarm
 	Memory         awscloudwatch.Alarm
-	RunningTasks   awscloudwatch.Alarm
+	HealthyTasks   awscloudwatch.Alarm
 
 	Metrics ServiceMetrics
 }
@@ -56,10 +61,12 @@ type ServiceMetrics struct {
 	LatencyP99     awscloudwatch.IMetric
 	HealthyHosts   awscloudwatch.IMetric
 	UnhealthyHosts awscloudwatch.IMetric
-	RunningTasks   awscloudwatch.IMetric
-	DesiredTasks   awscloudwatch.IMetric
-	Cpu            awscloudwatch.IMetric
-	Memory         awscloudwatch.IMetric
+	// RunningTasks and DesiredTasks come from Container Insights: graphed on
+	// the dashboard, empty when the cluster does not run it.
+	RunningTasks awscloudwatch.IMetric
+	DesiredTasks awscloudwatch.IMetric
+	Cpu          awscloudwatch.IMetric
+	Memory       awscloudwatch.IMetric
 }
 
 // NewServiceAlarms creates the alarms. It does not touch the service: wire
@@ -67,6 +74,9 @@ type ServiceMetrics struct {
 // service is configured.
 func NewServiceAlarms(scope cdkconstructs.Construct, id string, props *ServiceAlarmsProps) *ServiceAlarms {
 	props.check("ServiceAlarms")
+	if props.MinHealthyTasks < 1 {
+		panic(fmt.Sprintf("ServiceAlarms: MinHealthyTasks must be at least 1, got %d", props.MinHealthyTasks))
+	}
 	this := cdkconstructs.NewConstruct(scope, jsii.String(id))
 	opts := &awscloudwatch.MetricOptions{Period: minute()}
 	lb := props.LoadBalancer.Metrics()
@@ -127,14 +137,6 @@ func NewServiceAlarms(scope cdkconstructs.Construct, id string, props *ServiceAl
 	}
 	running := insights("RunningTaskCount")
 	desired := insights("DesiredTaskCount")
-	// Container Insights reports both counts every minute while the service
-	// exists. A minute without a running count means none is running.
-	missingTasks := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-		Expression:   jsii.String("desired - FILL(running, 0)"),
-		UsingMetrics: &map[string]awscloudwatch.IMetric{"desired": desired, "running": running},
-		Label:        jsii.String("Tasks below desired"),
-		Period:       minute(),
-	})
 
 	a := &ServiceAlarms{Construct: this}
 	a.Metrics = ServiceMetrics{
@@ -164,11 +166,13 @@ func NewServiceAlarms(scope cdkconstructs.Construct, id string, props *ServiceAl
 	// Missing data, per alarm:
 	//  - error rates and latency: NOT_BREACHING. No requests is not an error;
 	//    an API that is down shows up as load balancer 5xx and unhealthy hosts.
-	//  - unhealthy hosts and running tasks: BREACHING. Both metrics are
-	//    reported every minute while the service exists, whatever the traffic,
-	//    so their absence means the service or its target group is gone.
+	//  - unhealthy hosts and healthy tasks: BREACHING. The load balancer
+	//    reports HealthyHostCount and UnHealthyHostCount every minute while
+	//    health checks are enabled, whatever the traffic (their reporting
+	//    criterion in "CloudWatch metrics for your Application Load
+	//    Balancer"), so their absence means the target group is gone.
 	//  - CPU and memory: NOT_BREACHING. They stop when no task runs, which the
-	//    running-tasks alarm already reports; two pages for one cause help no one.
+	//    healthy-tasks alarm already reports; two pages for one cause help no one.
 	a.Alb5xxRate = props.newAlarm(this, alarmSpec{
 		id: "Alb5xxRate", name: "alb-5xx-rate", anchor: "alb-5xx-rate",
 		summary:   "The load balancer answered with 5xx (no healthy task, or tasks resetting or timing out).",
@@ -220,12 +224,15 @@ func NewServiceAlarms(scope cdkconstructs.Construct, id string, props *ServiceAl
 		op:        awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
 		missing:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 	})
-	a.RunningTasks = props.newAlarm(this, alarmSpec{
-		id: "RunningTasks", name: "api-tasks-below-desired", anchor: "api-tasks-below-desired",
-		summary:   "Fewer API tasks run than the service wants (tasks crash, fail health checks or cannot be placed).",
-		metric:    missingTasks,
-		threshold: 1,
-		op:        awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+	// Healthy targets, not Container Insights' running count: the load
+	// balancer's metric is free, and a task that runs but fails its health
+	// check serves nothing either.
+	a.HealthyTasks = props.newAlarm(this, alarmSpec{
+		id: "HealthyTasks", name: "api-tasks-below-minimum", anchor: "api-tasks-below-minimum",
+		summary:   fmt.Sprintf("Fewer than %d API task(s) pass the load balancer health check (tasks crash, fail health checks or cannot be placed).", props.MinHealthyTasks),
+		metric:    a.Metrics.HealthyHosts,
+		threshold: float64(props.MinHealthyTasks),
+		op:        awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
 		missing:   awscloudwatch.TreatMissingData_BREACHING,
 		// A replaced or scaled-out task needs a minute or two to pull its image
 		// and start: only a gap that lasts longer is an incident.
@@ -236,7 +243,7 @@ func NewServiceAlarms(scope cdkconstructs.Construct, id string, props *ServiceAl
 
 // Alarms lists every alarm, for alarm status widgets.
 func (a *ServiceAlarms) Alarms() []awscloudwatch.IAlarm {
-	return []awscloudwatch.IAlarm{a.Alb5xxRate, a.Target5xxRate, a.LatencyP99, a.UnhealthyHosts, a.Cpu, a.Memory, a.RunningTasks}
+	return []awscloudwatch.IAlarm{a.Alb5xxRate, a.Target5xxRate, a.LatencyP99, a.UnhealthyHosts, a.Cpu, a.Memory, a.HealthyTasks}
 }
 
 // DeploymentAlarmNames are the alarms that should fail (and roll back) a

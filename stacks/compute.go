@@ -90,7 +90,7 @@ func NewComputeStack(scope constructs.Construct, id string, props *ComputeStackP
 	}
 	cluster := awsecs.NewCluster(stack, jsii.String("Cluster"), &awsecs.ClusterProps{
 		Vpc:                            props.Vpc,
-		ContainerInsightsV2:            awsecs.ContainerInsights_ENABLED,
+		ContainerInsightsV2:            containerInsights(cfg),
 		EnableFargateCapacityProviders: jsii.Bool(true),
 		ExecuteCommandConfiguration:    execConfig,
 	})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfront"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecspatterns"
 	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
@@ -37,8 +38,9 @@ func alarmOptions(cfg *config.Config, topic awssns.ITopic) tsaconstructs.AlarmOp
 // production environment keeps, so it follows the environment's removal policy.
 func newAlarmTopic(stack awscdk.Stack, cfg *config.Config) *tsaconstructs.AlarmTopic {
 	key := tsaconstructs.NewOperationsKey(stack, "OperationsKey", &tsaconstructs.OperationsKeyProps{
-		Alias:         alarmPrefix(cfg) + "-operations",
-		RemovalPolicy: removal(cfg),
+		Alias:           alarmPrefix(cfg) + "-operations",
+		RemovalPolicy:   removal(cfg),
+		DisableRotation: !cfg.Monitoring.OperationsKeyRotation,
 	})
 	return tsaconstructs.NewAlarmTopic(stack, "AlarmTopic", &tsaconstructs.AlarmTopicProps{
 		Key:         key,
@@ -74,6 +76,7 @@ func newServiceAlarms(stack awscdk.Stack, cfg *config.Config, topic awssns.ITopi
 		LatencyP99Seconds: m.LatencyP99Seconds,
 		CpuPercent:        m.ServiceCpuPercent,
 		MemoryPercent:     m.ServiceMemoryPercent,
+		MinHealthyTasks:   cfg.Backend.MinCount,
 	})
 }
 
@@ -114,4 +117,13 @@ func newFrontendMonitoring(stack awscdk.Stack, cfg *config.Config, topic awssns.
 		Distribution:  cdn,
 	})
 	return cdn, dashboard
+}
+
+// containerInsights is the cluster's Container Insights mode: standard
+// (about 38 custom metrics a month for one service) or off.
+func containerInsights(cfg *config.Config) awsecs.ContainerInsights {
+	if cfg.Monitoring.ContainerInsights {
+		return awsecs.ContainerInsights_ENABLED
+	}
+	return awsecs.ContainerInsights_DISABLED
 }

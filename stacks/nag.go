@@ -29,9 +29,11 @@ func Suppressions(cfg *config.Config) []Suppression {
 	add := func(x Suppression) { s = append(s, x) }
 
 	if cfg.Database.Engine == config.EngineRDSPostgres {
-		add(Suppression{Stack: "data", Path: "Postgres/Instance/MonitoringRole/Resource", Rule: "AwsSolutions-IAM4",
-			AppliesTo: []string{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"},
-			Reason:    "AmazonRDSEnhancedMonitoringRole is the AWS-documented policy for the RDS monitoring service role; it only lets RDS publish OS metrics to CloudWatch Logs"})
+		if cfg.Database.MonitoringIntervalSeconds > 0 { // Enhanced Monitoring has a role only when it is on
+			add(Suppression{Stack: "data", Path: "Postgres/Instance/MonitoringRole/Resource", Rule: "AwsSolutions-IAM4",
+				AppliesTo: []string{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"},
+				Reason:    "AmazonRDSEnhancedMonitoringRole is the AWS-documented policy for the RDS monitoring service role; it only lets RDS publish OS metrics to CloudWatch Logs"})
+		}
 		add(Suppression{Stack: "data", Path: "Postgres/Instance/Resource", Rule: "AwsSolutions-RDS11",
 			Reason: "PostgreSQL keeps its standard port 5432: the security group admits only the API tasks, and a non-standard port would only break default tooling"})
 		add(Suppression{Stack: "data", Path: "Postgres/Secret/Resource", Rule: "AwsSolutions-SMG4",
@@ -44,6 +46,14 @@ func Suppressions(cfg *config.Config) []Suppression {
 		}
 	}
 
+	if !cfg.Monitoring.OperationsKeyRotation {
+		add(Suppression{Stack: "network", Path: "OperationsKey/Resource", Rule: "AwsSolutions-KMS5",
+			Reason: "monitoring.operationsKeyRotation is off (dev profile) to keep the idle budget: the first two rotations add $1/month each. The key only encrypts alarm notifications in transit and ECS Exec session logs kept execSessionLogDays; config validation requires rotation in every prod-profile environment"})
+	}
+	if !cfg.Monitoring.ContainerInsights {
+		add(Suppression{Stack: "compute", Path: "Cluster/Resource", Rule: "AwsSolutions-ECS4",
+			Reason: "monitoring.containerInsights is off (dev profile) to keep the idle budget: Container Insights bills about 38 custom metrics ($11.40/month) for one service; the service's free AWS/ECS CPU and memory metrics and the load balancer's healthy-target count still drive its alarms"})
+	}
 	add(Suppression{Stack: "compute", Path: "ApiKey/Resource", Rule: "AwsSolutions-SMG4",
 		Reason: "The API key is handed to writers out of band; rotating it on a schedule would lock them out, so it is rotated by the operator (runbook)"})
 	add(Suppression{Stack: "compute", Path: "Api/TaskDef/ExecutionRole/DefaultPolicy/Resource", Rule: "AwsSolutions-IAM5",

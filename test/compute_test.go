@@ -23,7 +23,8 @@ func TestCompute(t *testing.T) {
 				"ImageTagMutability", "IMMUTABLE",
 				"LifecyclePolicy", assertions.Match_ObjectLike(&map[string]any{"LifecyclePolicyText": assertions.Match_AnyValue()}),
 			))
-			hasResource(t, tpl, "AWS::ECS::Cluster", m("ClusterSettings", []any{m("Name", "containerInsights", "Value", "enabled")}))
+			insights := map[bool]string{true: "enabled", false: "disabled"}[s.cfg.Monitoring.ContainerInsights]
+			hasResource(t, tpl, "AWS::ECS::Cluster", m("ClusterSettings", []any{m("Name", "containerInsights", "Value", insights)}))
 
 			_, task := one(t, raw, "AWS::ECS::TaskDefinition")
 			tp := props(task)

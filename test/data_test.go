@@ -25,7 +25,11 @@ func TestDatabase(t *testing.T) {
 			assert.Equal(t, "gp3", p["StorageType"])
 			assert.Equal(t, []any{"postgresql", "upgrade"}, p["EnableCloudwatchLogsExports"])
 			assert.EqualValues(t, d.BackupRetentionDays, p["BackupRetentionPeriod"])
-			assert.EqualValues(t, d.MonitoringIntervalSeconds, p["MonitoringInterval"], "enhanced monitoring")
+			if d.MonitoringIntervalSeconds > 0 {
+				assert.EqualValues(t, d.MonitoringIntervalSeconds, p["MonitoringInterval"], "enhanced monitoring")
+			} else {
+				assert.NotContains(t, p, "MonitoringInterval", "enhanced monitoring off")
+			}
 			assert.Equal(t, d.PerformanceInsights, p["EnablePerformanceInsights"] == true)
 			assert.Equal(t, false, p["AutoMinorVersionUpgrade"], "the template's pinned version is the running version")
 			assert.NotContains(t, jsonOf(raw), "timescale", "RDS has no TimescaleDB; no template may pretend it does")

@@ -64,7 +64,7 @@ func alarmTable(cfg *config.Config) []alarmWant {
 		{"compute", "api-unhealthy-hosts", 0, "GreaterThanThreshold", "breaching", p, "UnHealthyHostCount", false},
 		{"compute", "api-cpu", mon.ServiceCpuPercent, "GreaterThanThreshold", "notBreaching", p, "CPUUtilization", false},
 		{"compute", "api-memory", mon.ServiceMemoryPercent, "GreaterThanThreshold", "notBreaching", p, "MemoryUtilization", false},
-		{"compute", "api-tasks-below-desired", 1, "GreaterThanOrEqualToThreshold", "breaching", tasks, "desired - FILL(running, 0)", false},
+		{"compute", "api-tasks-below-minimum", float64(cfg.Backend.MinCount), "LessThanThreshold", "breaching", tasks, "HealthyHostCount", false},
 		{"data", "db-cpu", mon.DbCpuPercent, "GreaterThanThreshold", "notBreaching", p, "CPUUtilization", false},
 		{"data", "db-free-storage", mon.DbFreeStorageGiB * 1024 * 1024 * 1024, "LessThanThreshold", "ignore", p, "FreeStorageSpace", false},
 		{"data", "db-freeable-memory", mon.DbFreeableMemoryMiB * 1024 * 1024, "LessThanThreshold", "ignore", p, "FreeableMemory", false},
