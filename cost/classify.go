@@ -24,6 +24,8 @@ var handlers = map[string]func(*est){
 	"AWS::SSM::Parameter":                       ssmParameter,
 	"AWS::Lambda::Alias":                        lambdaVersionOrAlias,
 	"AWS::Lambda::Version":                      lambdaVersionOrAlias,
+	"AWS::EC2::FlowLog":                         flowLog,
+	"AWS::Timestream::ScheduledQuery":           scheduledQuery,
 }
 
 // freeTypes cost nothing by themselves. The value says why, for readers.
@@ -95,6 +97,7 @@ var freeTypes = map[string]string{
 	"AWS::KMS::Alias":                             "free",
 
 	"AWS::Lambda::Permission":             "free",
+	"AWS::Lambda::LayerVersion":           "Lambda does not bill for stored function or layer code (it counts toward a 75 GB quota)",
 	"AWS::Lambda::LayerVersionPermission": "free",
 	"AWS::Lambda::EventSourceMapping":     "free (the function's invocations are usage-based)",
 	"AWS::Lambda::Url":                    "free",
@@ -129,35 +132,42 @@ var freeTypes = map[string]string{
 	"AWS::ApiGateway::Resource":   "free",
 }
 
-// usageTypes only cost money when used; they are listed, not added up.
+// usageTypes cost nothing while nobody uses them: each reason says what is
+// billed, and why none of it accrues at idle. A type that costs money while
+// idle belongs in handlers (priced, possibly as an idle floor) or in
+// storedTypes, never here.
 var usageTypes = map[string]string{
-	"AWS::S3::Bucket":                       "storage, requests and transfer are billed by use",
-	"AWS::Lambda::Function":                 "requests and GB-seconds are billed by use",
-	"AWS::Lambda::LayerVersion":             "code storage billed by use",
-	"AWS::Logs::LogGroup":                   "ingestion and storage are billed by use",
-	"AWS::Logs::MetricFilter":               "a custom metric is billed once data is published",
-	"AWS::SNS::Topic":                       "requests and deliveries are billed by use",
-	"AWS::SQS::Queue":                       "requests are billed by use",
-	"AWS::ECR::Repository":                  "image storage and transfer are billed by use",
-	"AWS::CloudFront::Distribution":         "requests and transfer are billed by use",
-	"AWS::CloudFront::Function":             "invocations are billed by use",
-	"AWS::Backup::BackupPlan":               "backup storage and restores are billed by use",
-	"AWS::Backup::BackupVault":              "backup storage is billed by use",
-	"AWS::Events::Rule":                     "custom events and deliveries are billed by use",
-	"AWS::Events::EventBus":                 "events are billed by use",
-	"AWS::Scheduler::Schedule":              "invocations are billed by use",
-	"AWS::StepFunctions::StateMachine":      "state transitions are billed by use",
-	"AWS::ApiGateway::RestApi":              "requests are billed by use",
-	"AWS::ApiGatewayV2::Api":                "requests are billed by use",
-	"AWS::EC2::FlowLog":                     "log delivery is billed by use",
-	"AWS::Route53::RecordSet":               "DNS queries are billed by use",
-	"AWS::Route53::RecordSetGroup":          "DNS queries are billed by use",
-	"AWS::SecretsManager::RotationSchedule": "the rotation Lambda is billed by use",
-	"AWS::KinesisFirehose::DeliveryStream":  "ingestion is billed by use",
-	"AWS::Timestream::Database":             "writes, storage and queries are billed by use",
-	"AWS::Timestream::Table":                "writes, storage and queries are billed by use",
-	"AWS::Timestream::ScheduledQuery":       "queries are billed by use",
-	"AWS::Athena::WorkGroup":                "data scanned is billed by use",
-	"AWS::Glue::Database":                   "catalog storage and requests are billed by use (first million objects free)",
-	"AWS::Glue::Table":                      "catalog storage and requests are billed by use (first million objects free)",
+	"AWS::Lambda::Function":                 "billed per request and GB-second: nothing runs while idle",
+	"AWS::Logs::MetricFilter":               "its metric is billed only for hours in which matching events arrive",
+	"AWS::SNS::Topic":                       "billed per publish and delivery: alarms publish only when their state changes",
+	"AWS::SQS::Queue":                       "billed per request",
+	"AWS::CloudFront::Distribution":         "billed per request and GB transferred; no hourly charge",
+	"AWS::CloudFront::Function":             "billed per invocation (per viewer request)",
+	"AWS::Events::Rule":                     "free for AWS service and scheduled events; what its targets do is billed on them",
+	"AWS::Events::EventBus":                 "billed per custom event put on the bus",
+	"AWS::Scheduler::Schedule":              "billed per invocation",
+	"AWS::StepFunctions::StateMachine":      "billed per state transition",
+	"AWS::ApiGateway::RestApi":              "billed per request",
+	"AWS::ApiGatewayV2::Api":                "billed per request or connection-minute",
+	"AWS::Route53::RecordSet":               "billed per DNS query (the hosted zone is priced)",
+	"AWS::Route53::RecordSetGroup":          "billed per DNS query (the hosted zone is priced)",
+	"AWS::SecretsManager::RotationSchedule": "its rotation function runs once per rotation period (a few invocations a month)",
+	"AWS::KinesisFirehose::DeliveryStream":  "billed per GB ingested",
+	"AWS::Athena::WorkGroup":                "billed per TB scanned by queries",
+}
+
+// storedTypes are billed per GB-month for what is put in them. Nothing grows
+// while idle, but what a deployment stored (site files, images, log events,
+// backups) keeps costing; the template does not say how much it is, so it is
+// listed apart from the total rather than counted as zero.
+var storedTypes = map[string]string{
+	"AWS::S3::Bucket":           "objects stored, per GB-month (plus requests)",
+	"AWS::ECR::Repository":      "images pushed to it, per GB-month (cdk deploy builds into the CDK bootstrap repository instead)",
+	"AWS::Logs::LogGroup":       "events kept until their retention ends, per GB-month; ingestion is priced on the writer where the template shows an idle one (flow logs, RDS, Container Insights)",
+	"AWS::Backup::BackupPlan":   "recovery points it creates, per GB-month",
+	"AWS::Backup::BackupVault":  "recovery points kept, per GB-month",
+	"AWS::Timestream::Database": "data written, per GB-month (writes and queries per use)",
+	"AWS::Timestream::Table":    "data written, per GB-month (writes and queries per use)",
+	"AWS::Glue::Database":       "catalog objects stored (first million free)",
+	"AWS::Glue::Table":          "catalog objects stored (first million free)",
 }

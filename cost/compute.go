@@ -359,16 +359,35 @@ func ecsCluster(e *est) {
 		e.notPriced(err.Error())
 		return
 	}
+	mode := ""
 	if ok {
-		for _, s := range settings {
-			m, _ := s.(map[string]any)
-			if m["Name"] == "containerInsights" && m["Value"] != "disabled" {
-				e.usage("Container Insights metrics and logs are billed by use")
+		for i, raw := range settings {
+			sp, _, err := e.props().asObj(fmt.Sprintf("ClusterSettings[%d]", i), raw)
+			if err != nil {
+				e.notPriced(err.Error())
+				return
+			}
+			if name, _, _ := sp.str("Name"); name != "containerInsights" {
+				continue
+			}
+			if mode, _, err = sp.str("Value"); err != nil {
+				e.notPriced(err.Error())
 				return
 			}
 		}
 	}
-	e.free()
+	switch mode {
+	case "", "disabled":
+		// Without the setting the account's containerInsights default
+		// applies, which is off unless someone turned it on.
+		e.free()
+	case "enabled":
+		e.containerInsights()
+	case "enhanced":
+		e.notPriced("Container Insights with enhanced observability: billed per observation, a price the table does not have")
+	default:
+		e.notPriced(fmt.Sprintf("containerInsights %q is not enabled, enhanced or disabled", mode))
+	}
 }
 
 // ----------------------------------------------------------------------- EC2

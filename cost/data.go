@@ -70,9 +70,7 @@ func rdsInstance(e *est) {
 	if mode, _, _ := p.str("DatabaseInsightsMode"); strings.EqualFold(mode, "advanced") {
 		e.notPriced("CloudWatch Database Insights advanced mode (per vCPU-hour) is not in the price table")
 	}
-	if iv, _, _ := p.num("MonitoringInterval"); iv > 0 {
-		e.usage("Enhanced Monitoring: CloudWatch Logs ingestion is billed by use")
-	}
+	e.rdsLogFloors(p)
 	if public, _, err := p.boolean("PubliclyAccessible"); err != nil {
 		e.notPriced("public IPv4 address: " + err.Error())
 	} else if public {
@@ -143,5 +141,49 @@ func (e *est) rdsStorage(p props, copies float64, engine string) {
 		e.line(st+" provisioned IOPS", iops*copies, "rds.storage."+st+".iops_month", note)
 	case "standard":
 		e.usage("magnetic storage I/O requests are billed by use")
+	}
+}
+
+// rdsLogFloors prices what the instance writes to CloudWatch Logs while
+// idle: Enhanced Monitoring's OS metrics (one RDSOSMetrics event per
+// MonitoringInterval) and the exported PostgreSQL log.
+func (e *est) rdsLogFloors(p props) {
+	iv, _, err := p.num("MonitoringInterval")
+	if err != nil {
+		e.notPriced(err.Error())
+	} else if iv > 0 {
+		size, sizeNote, ok1 := e.assume("rds.enhanced_monitoring.bytes_per_sample")
+		days, _, ok2 := e.assume("rds.enhanced_monitoring.retention_days")
+		if ok1 && ok2 {
+			samples := e.hours() * 3600 / iv
+			e.logIngestion(fmt.Sprintf("Enhanced Monitoring (every %s s)", fmtNum(iv)), samples*size/1e9, "cloudwatch.logs.ingest_gb",
+				days, "RDSOSMetrics default",
+				fmt.Sprintf("%s samples/month x %s; one stream per instance, Multi-AZ standby not monitored", fmtNum(samples), sizeNote))
+		}
+	}
+	exports, _, err := p.list("EnableCloudwatchLogsExports")
+	if err != nil {
+		e.notPriced(err.Error())
+		return
+	}
+	for i, raw := range exports {
+		v, err := e.w.resolve(e.s, raw, 0)
+		name, _ := v.(string)
+		if err != nil || name != "postgresql" {
+			continue // upgrade and error logs are written by events, not while idle
+		}
+		rate, rateNote, ok := e.assume("rds.postgresql.idle_log_bytes_per_hour")
+		if !ok {
+			return
+		}
+		days, retention := 0.0, "no log group for it in the templates"
+		if id, _, _ := p.str("DBInstanceIdentifier"); id != "" {
+			lp := props{w: e.w, s: e.s, m: map[string]any{"LogGroupName": "/aws/rds/instance/" + id + "/postgresql"}, path: fmt.Sprintf("EnableCloudwatchLogsExports[%d]", i)}
+			if d, how, err := e.logGroupRetention(lp); err == nil {
+				days, retention = d, how
+			}
+		}
+		e.logIngestion("exported PostgreSQL", rate*e.hours()/1e9, "cloudwatch.logs.ingest_gb", days, retention,
+			rateNote+" while idle (checkpoints; connections when log_connections is on)")
 	}
 }

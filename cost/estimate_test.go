@@ -57,14 +57,25 @@ func allEntries(r Report, notPriced bool) []Entry {
 	return out
 }
 
+func storedEntries(r Report) []Entry {
+	var out []Entry
+	for _, s := range r.Stacks {
+		out = append(out, s.Stored...)
+	}
+	return out
+}
+
 func TestEstimate(t *testing.T) {
 	tests := []struct {
 		name           string
 		file           string
 		wantTotal      float64
 		wantByResource map[string]float64
+		wantLow        float64 // total at best-case prices, when it differs
+		wantFloors     float64
 		wantNotPriced  []string // substrings, one per not-priced entry, in order
 		wantUsage      int
+		wantStored     int
 		wantFree       int
 	}{
 		{
@@ -103,25 +114,79 @@ func TestEstimate(t *testing.T) {
 			// WorkerService, x86, 1 vCPU / 2 GB, tasks = max(DesiredCount 1,
 			// MinCapacity 4) = 4; strategy FARGATE base 1 weight 1 +
 			// FARGATE_SPOT weight 2: 1 base + 3 x 1/3 = 2 on-demand, 3 x 2/3 = 2 Spot:
-			//   on-demand vCPU 1 x 2 x 730 = 1460 x 0.04048   = 59.1008
-			//   on-demand mem  2 x 2 x 730 = 2920 x 0.004445  = 12.9794
-			//   Spot vCPU      1 x 2 x 730 = 1460 x 0.012144  = 17.73024
-			//   Spot mem       2 x 2 x 730 = 2920 x 0.0013335 =  3.89382
-			//   public IPv4 (ENABLED) 4 tasks x 730 x 0.005  = 14.60    -> 108.30426
+			//   on-demand vCPU 1 x 2 x 730 = 1460 x 0.04048    = 59.1008
+			//   on-demand mem  2 x 2 x 730 = 2920 x 0.004445   = 12.9794
+			//   Spot vCPU      1 x 2 x 730 = 1460 x 0.01334053 = 19.477174 (typical)
+			//   Spot mem       2 x 2 x 730 = 2920 x 0.00146489 =  4.277479 (typical)
+			//   public IPv4 (ENABLED) 4 tasks x 730 x 0.005    = 14.60    -> 110.434853
+			//   best case, Spot at 30%: 1460 x 0.012144 = 17.73024 and
+			//   2920 x 0.0013335 = 3.89382 -> 108.30426
 			// CronService, x86 on-demand, no DesiredCount/target: 1 task of
 			// 0.25 vCPU / 0.5 GB:
 			//   vCPU 0.25 x 730 = 182.5 x 0.04048  = 7.3876
 			//   mem  0.5  x 730 = 365   x 0.004445 = 1.622425               -> 9.010025
-			// total = 28.835 + 108.30426 + 9.010025 = 146.149285
+			// total = 28.835 + 110.434853 + 9.010025 = 148.279878
+			// best case = 28.835 + 108.30426 + 9.010025 = 146.149285
 			name:      "Fargate ARM on-demand vs x86 Spot with a mixed strategy",
 			file:      "fargate.template.json",
-			wantTotal: 146.149285,
+			wantTotal: 148.279878,
+			wantLow:   146.149285,
 			wantByResource: map[string]float64{
 				"ApiService":    28.835,
-				"WorkerService": 108.30426,
+				"WorkerService": 110.434853,
 				"CronService":   9.010025,
 			},
-			wantFree: 5, // cluster, 3 task definitions, scalable target
+			wantFree: 5, // cluster (no Container Insights), 3 task definitions, scalable target
+		},
+		{
+			// Priced as before: Fargate ARM on-demand 3 x 0.25 vCPU x 730 = 547.5
+			// x 0.03238 = 17.72805, 3 x 0.5 GB x 730 = 1095 x 0.00356 = 3.8982
+			// -> 21.62625; internal ALB 16.425; KMS key 1; RDS db.t4g.micro
+			// 11.68 + gp3 20 GB 2.30 = 13.98.
+			// Container Insights: cluster 3 + 8 + 2 (Fargate) = 13, service
+			// 5 + 8 + 2 = 15, task family "api" 8 + 2 = 10: 38 x 0.30 = 11.40.
+			// Idle floors:
+			//   flow log: 2 ALB nodes (subnets) x 3 targets x 60/30 s (default
+			//     interval) = 12 checks/min x 4 records x 150 bytes = 7,200 B/min
+			//     x 43,800 min = 0.31536 GB x 0.50 = 0.15768; kept 30 days:
+			//     0.31536 x 30 / 30.416667 = 0.31104 GB x 0.03 = 0.009331
+			//   Container Insights logs/min: cluster 500 + service 700 + 3 tasks x
+			//     (1,600 + 2 containers x 800) = 10,800 B x 43,800 = 0.47304 GB
+			//     x 0.50 = 0.23652; kept 1 day: 0.015552 GB x 0.03 = 0.000467
+			//   KMS rotation: 2 x 1.00 = 2.00
+			//   Enhanced Monitoring every 30 s: 87,600 x 8,000 B = 0.7008 GB
+			//     x 0.50 = 0.3504; kept 30 days: 0.6912 GB x 0.03 = 0.020736
+			//   PostgreSQL log: 20,000 B x 730 = 0.0146 GB x 0.50 = 0.0073; kept
+			//     7 days (DbLogs): 0.00336 GB x 0.03 = 0.000101
+			//   floors = 2.782535
+			// total = 21.62625 + 16.425 + 11.40 + 1 + 13.98 + 2.782535 = 67.213785
+			name:       "idle floors: flow log, Container Insights, KMS rotation, RDS logs",
+			file:       "floors.template.json",
+			wantTotal:  67.213785,
+			wantFloors: 2.782535,
+			wantByResource: map[string]float64{
+				"FlowLog": 0.167011,
+				"Cluster": 11.636987,
+				"Key":     3,
+				"Db":      14.358537,
+			},
+			wantStored: 2, // the two log groups
+			wantFree:   6, // VPC, 2 subnets, listener, target group, task definition
+		},
+		{
+			// Rejected-only flow log: health checks are accepted traffic, so
+			// nothing while idle (usage). Flow log to S3 and enhanced Container
+			// Insights: not priced. Clusters without (or with disabled)
+			// Container Insights are free. A key without rotation: 1.00.
+			name:      "floors that do not apply, or that the table cannot price",
+			file:      "floors_off.template.json",
+			wantTotal: 1,
+			wantNotPriced: []string{
+				"Enhanced: Container Insights with enhanced observability",
+				"ToS3: flow log delivery to s3",
+			},
+			wantUsage: 1,
+			wantFree:  3, // VPC, 2 clusters
 		},
 		{
 			// DevDb, Single-AZ db.t4g.micro: 0.016 x 730      = 11.68
@@ -167,13 +232,13 @@ func TestEstimate(t *testing.T) {
 		},
 		{
 			// AWS::Foo::Bar is neither priced, usage-based nor free: it must be
-			// listed as not priced. The bucket is usage-based, the security
+			// listed as not priced. The bucket is stored data, the security
 			// group free. Total 0.
 			name:          "unknown type listed as not priced",
 			file:          "unknown.template.json",
 			wantTotal:     0,
 			wantNotPriced: []string{"Mystery: resource type not in the price table"},
-			wantUsage:     1,
+			wantStored:    1,
 			wantFree:      1,
 		},
 		{
@@ -211,6 +276,11 @@ func TestEstimate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rep := estimateFiles(t, tc.file)
 			assert.InDelta(t, tc.wantTotal, rep.MonthlyUSD, 1e-6, "total")
+			if tc.wantLow == 0 {
+				tc.wantLow = tc.wantTotal
+			}
+			assert.InDelta(t, tc.wantLow, rep.MonthlyLowUSD, 1e-6, "total at best-case prices")
+			assert.InDelta(t, tc.wantFloors, rep.FloorUSD, 1e-6, "idle floors")
 			got := byResource(rep)
 			for id, want := range tc.wantByResource {
 				assert.InDelta(t, want, got[id], 1e-6, id)
@@ -222,6 +292,7 @@ func TestEstimate(t *testing.T) {
 			}
 			assert.Equal(t, len(tc.wantNotPriced), rep.NotPriced)
 			assert.Len(t, allEntries(rep, false), tc.wantUsage, "usage-based: %v", reasons(allEntries(rep, false)))
+			assert.Len(t, storedEntries(rep), tc.wantStored, "stored data: %v", reasons(storedEntries(rep)))
 			assert.Equal(t, tc.wantFree, rep.Stacks[0].Free, "free resources")
 		})
 	}
@@ -337,9 +408,40 @@ func TestTextReport(t *testing.T) {
 	assert.Contains(t, out, "== nat_eip  (36.50 USD/month)")
 	assert.Contains(t, out, "NAT gateway")
 	assert.Contains(t, out, "32.85")
-	assert.Contains(t, out, "usage-based, not in the idle figure:")
+	assert.Contains(t, out, "stored data, billed per GB-month for what is put there")
 	assert.Contains(t, out, "NOT PRICED (missing from the total):")
 	assert.Contains(t, out, "AWS::Foo::Bar")
 	assert.Contains(t, out, "TOTAL idle estimate: 36.50 USD/month across 2 stack(s)")
 	assert.Contains(t, out, "1 item(s) not priced: the total is a lower bound.")
+}
+
+func TestTextReportFloorsAndRanges(t *testing.T) {
+	rep := estimateFiles(t, "floors.template.json", "fargate.template.json")
+	var b strings.Builder
+	require.NoError(t, rep.WriteText(&b))
+	out := b.String()
+	assert.Contains(t, out, "== floors  (67.21 USD/month, of which 2.78 idle floors)")
+	assert.Contains(t, out, "idle floors (what monitoring and idle traffic cost with no users; assumptions in the notes):")
+	assert.Contains(t, out, "Container Insights metrics: 38 (cluster 13 + 1 service(s) 15 + 1 task famil(ies) 10)")
+	assert.Contains(t, out, "Tg: 2 node(s) x 3 target(s) every 30 s = 12 checks/min x 4 records/check x 150 bytes/record", "the floor states its assumption")
+	assert.Contains(t, out, "price varies: typical 0.01334053, best case 0.012144 per vCPU-hour")
+	assert.Contains(t, out, "TOTAL idle estimate: 215.49 USD/month across 2 stack(s), idle floors included (2.78)")
+	assert.Contains(t, out, "with every varying price at its best case: 213.36 USD/month")
+}
+
+func TestFloorsInJSON(t *testing.T) {
+	rep := estimateFiles(t, "floors.template.json")
+	var floors []string
+	for _, l := range rep.Stacks[0].Lines {
+		if l.Floor {
+			floors = append(floors, l.LogicalID+" "+l.PriceKey)
+		}
+	}
+	assert.ElementsMatch(t, []string{
+		"FlowLog cloudwatch.logs.vended_ingest_gb", "FlowLog cloudwatch.logs.storage_gb_month",
+		"Cluster cloudwatch.logs.ingest_gb", "Cluster cloudwatch.logs.storage_gb_month",
+		"Key kms.key_rotation.month",
+		"Db cloudwatch.logs.ingest_gb", "Db cloudwatch.logs.storage_gb_month", // Enhanced Monitoring
+		"Db cloudwatch.logs.ingest_gb", "Db cloudwatch.logs.storage_gb_month", // exported PostgreSQL log
+	}, floors)
 }

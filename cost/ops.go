@@ -134,11 +134,20 @@ func cloudFrontMetrics(e *est) {
 }
 
 func kmsKey(e *est) {
-	note := ""
-	if rot, _, _ := e.props().boolean("EnableKeyRotation"); rot {
-		note = "rotation on: each yearly rotation adds $1/month later (not in the idle figure)"
+	e.line("customer managed KMS key", 1, "kms.key.month", "")
+	rot, _, err := e.props().boolean("EnableKeyRotation")
+	if err != nil {
+		e.notPriced(err.Error())
+		return
 	}
-	e.line("customer managed KMS key", 1, "kms.key.month", note)
+	if rot {
+		// AWS bills the first and the second rotation of the key material
+		// ($1/month each, from the first and second anniversary with the
+		// default 365-day period); later rotations are free. The estimate is
+		// for a standing environment, so it counts both.
+		e.floor("rotated key material (first and second rotation)", 2, "kms.key_rotation.month",
+			"rotation on: +$1/month from the first rotation, +$2 from the second; later rotations are not billed")
+	}
 }
 
 func hostedZone(e *est) {

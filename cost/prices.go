@@ -23,12 +23,26 @@ const (
 
 // Price is one figure of the price table.
 type Price struct {
-	USD    float64 `json:"usd"`
+	USD float64 `json:"usd"`
+	// LowUSD, when set, is the best case of a price that varies (Fargate
+	// Spot): USD is the typical figure the total uses, LowUSD the lowest.
+	LowUSD *float64 `json:"low_usd,omitempty"`
+	Unit   string   `json:"unit"`
+	Status string   `json:"status"`
+	Date   string   `json:"date"`
+	Source string   `json:"source"`
+	Note   string   `json:"note,omitempty"`
+}
+
+// Assumption is a figure an idle floor rests on that no price list gives
+// (bytes per log record, records per health check...). It is printed with
+// every line that uses it.
+type Assumption struct {
+	Value  float64 `json:"value"`
 	Unit   string  `json:"unit"`
-	Status string  `json:"status"`
-	Date   string  `json:"date"`
+	Basis  string  `json:"basis"`
 	Source string  `json:"source"`
-	Note   string  `json:"note,omitempty"`
+	Date   string  `json:"date"`
 }
 
 // PriceTable is the parsed prices.json.
@@ -40,6 +54,8 @@ type PriceTable struct {
 	StatusLegend  map[string]string `json:"status_legend"`
 	Notes         []string          `json:"notes"`
 	Prices        map[string]Price  `json:"prices"`
+	// Assumptions are the figures idle floors rest on.
+	Assumptions map[string]Assumption `json:"assumptions"`
 }
 
 // DefaultPrices returns the price table compiled into the binary.
@@ -113,6 +129,26 @@ func (t *PriceTable) Validate() error {
 		case StatusChecked, StatusDerived, StatusUnconfirmed:
 		default:
 			errs = append(errs, fmt.Sprintf("%s: status %q is not checked, derived or unconfirmed", k, p.Status))
+		}
+		if p.LowUSD != nil && (*p.LowUSD < 0 || *p.LowUSD > p.USD) {
+			errs = append(errs, fmt.Sprintf("%s: low_usd %v must be between 0 and usd %v", k, *p.LowUSD, p.USD))
+		}
+	}
+	akeys := make([]string, 0, len(t.Assumptions))
+	for k := range t.Assumptions {
+		akeys = append(akeys, k)
+	}
+	sort.Strings(akeys)
+	for _, k := range akeys {
+		a := t.Assumptions[k]
+		if strings.TrimSpace(a.Basis) == "" || strings.TrimSpace(a.Source) == "" {
+			errs = append(errs, "assumption "+k+": basis and source are required")
+		}
+		if _, err := time.Parse("2006-01-02", a.Date); err != nil {
+			errs = append(errs, fmt.Sprintf("assumption %s: date %q is not a YYYY-MM-DD date", k, a.Date))
+		}
+		if a.Unit == "" || a.Value <= 0 {
+			errs = append(errs, "assumption "+k+": needs a unit and a positive value")
 		}
 	}
 	if len(errs) > 0 {

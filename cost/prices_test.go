@@ -44,10 +44,40 @@ func TestRequiredPricesPresent(t *testing.T) {
 		"rds.storage.gp2.gb_month", "rds.storage.gp3.gb_month", "rds.storage.io1.gb_month", "rds.storage.io1.iops_month",
 		"vpc.interface_endpoint.az_hour", "secretsmanager.secret.month",
 		"cloudwatch.alarm.standard.metric_month", "cloudwatch.alarm.high_resolution.metric_month",
-		"cloudwatch.dashboard.month", "kms.key.month",
+		"cloudwatch.dashboard.month", "kms.key.month", "kms.key_rotation.month", "cloudwatch.custom_metric.month",
+		"cloudwatch.logs.ingest_gb", "cloudwatch.logs.vended_ingest_gb", "cloudwatch.logs.storage_gb_month",
 	} {
 		assert.Contains(t, table.Prices, key)
 	}
+	for _, key := range []string{"fargate_spot.linux_x86.vcpu_hour", "fargate_spot.linux_x86.gb_hour",
+		"fargate_spot.linux_arm64.vcpu_hour", "fargate_spot.linux_arm64.gb_hour"} {
+		p := table.Prices[key]
+		if assert.NotNil(t, p.LowUSD, "%s varies: it needs a best case", key) {
+			assert.Less(t, *p.LowUSD, p.USD, key)
+		}
+	}
+}
+
+// Every assumption behind an idle floor says what it rests on.
+func TestEveryAssumptionHasBasisAndSource(t *testing.T) {
+	table, err := DefaultPrices()
+	require.NoError(t, err)
+	require.NotEmpty(t, table.Assumptions)
+	for key, a := range table.Assumptions {
+		assert.NotEmpty(t, strings.TrimSpace(a.Basis), key)
+		assert.Contains(t, a.Source, "https://", "%s names a page", key)
+		_, err := time.Parse("2006-01-02", a.Date)
+		assert.NoError(t, err, key)
+	}
+}
+
+func TestParsePricesRejectsBadRangesAndAssumptions(t *testing.T) {
+	_, err := ParsePrices([]byte(`{"region":"us-east-1","currency":"USD","hours_per_month":730,"checked":"2026-11-29",
+		"prices":{"x.hour":{"usd":1,"low_usd":2,"unit":"hour","status":"derived","date":"2026-11-29","source":"s","note":"n"}},
+		"assumptions":{"bytes":{"value":150,"unit":"bytes","date":"2026-11-29","basis":"","source":""}}}`))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "x.hour: low_usd 2 must be between 0 and usd 1")
+	assert.Contains(t, err.Error(), "assumption bytes: basis and source are required")
 }
 
 func TestParsePricesRejectsUnsourcedFigure(t *testing.T) {

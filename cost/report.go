@@ -26,19 +26,31 @@ func (r Report) WriteText(w io.Writer) error {
 	pw.printf("Idle monthly estimate%s: %s on-demand list prices (table checked %s), %s hours/month, %s\n",
 		env, r.Region, r.PricesChecked, fmtNum(r.HoursPerMonth), r.Currency)
 	for _, s := range r.Stacks {
-		pw.printf("\n== %s  (%.2f %s/month)\n", s.Stack, s.MonthlyUSD, r.Currency)
-		if len(s.Lines) > 0 {
-			t := table{align: []bool{false, false, false, true, false, true, true, false}}
-			t.add("RESOURCE", "TYPE", "ITEM", "QUANTITY", "UNIT", "UNIT USD", "MONTHLY USD", "NOTE")
-			for _, l := range s.Lines {
-				t.add(l.LogicalID, l.Type, l.Item, fmtNum(l.Quantity), l.Unit,
-					strconv.FormatFloat(l.UnitPrice, 'f', -1, 64), fmt.Sprintf("%.2f", l.MonthlyUSD), l.Note)
+		head := fmt.Sprintf("%.2f %s/month", s.MonthlyUSD, r.Currency)
+		if s.FloorUSD > 0 {
+			head += fmt.Sprintf(", of which %.2f idle floors", s.FloorUSD)
+		}
+		pw.printf("\n== %s  (%s)\n", s.Stack, head)
+		var regular, floors []Line
+		for _, l := range s.Lines {
+			if l.Floor {
+				floors = append(floors, l)
+			} else {
+				regular = append(regular, l)
 			}
-			t.write(pw, "  ")
+		}
+		lines(pw, regular, "  ")
+		if len(floors) > 0 {
+			pw.printf("  idle floors (what monitoring and idle traffic cost with no users; assumptions in the notes):\n")
+			lines(pw, floors, "    ")
 		}
 		if len(s.UsageBased) > 0 {
-			pw.printf("  usage-based, not in the idle figure:\n")
+			pw.printf("  billed per use, $0 while idle:\n")
 			entries(pw, s.UsageBased)
+		}
+		if len(s.Stored) > 0 {
+			pw.printf("  stored data, billed per GB-month for what is put there (not sized by the templates, not in the total):\n")
+			entries(pw, s.Stored)
 		}
 		if len(s.NotPriced) > 0 {
 			pw.printf("  NOT PRICED (missing from the total):\n")
@@ -48,14 +60,37 @@ func (r Report) WriteText(w io.Writer) error {
 			pw.printf("  %d free resource(s) (VPC plumbing, IAM, security groups...) not listed\n", s.Free)
 		}
 	}
-	pw.printf("\nTOTAL idle estimate: %.2f %s/month across %d stack(s)\n", r.MonthlyUSD, r.Currency, len(r.Stacks))
+	pw.printf("\nTOTAL idle estimate: %.2f %s/month across %d stack(s)", r.MonthlyUSD, r.Currency, len(r.Stacks))
+	if r.FloorUSD > 0 {
+		pw.printf(", idle floors included (%.2f)", r.FloorUSD)
+	}
+	pw.printf("\n")
+	if r.MonthlyLowUSD < r.MonthlyUSD {
+		pw.printf("with every varying price at its best case: %.2f %s/month\n", r.MonthlyLowUSD, r.Currency)
+	}
 	if r.NotPriced > 0 {
 		pw.printf("%d item(s) not priced: the total is a lower bound.\n", r.NotPriced)
 	}
 	if r.UsageBased > 0 {
-		pw.printf("%d usage-based resource(s) add cost with traffic and data.\n", r.UsageBased)
+		pw.printf("%d resource(s) cost nothing until used; traffic adds to them.\n", r.UsageBased)
+	}
+	if r.Stored > 0 {
+		pw.printf("%d resource(s) bill for the data stored in them, on top of the total.\n", r.Stored)
 	}
 	return pw.err
+}
+
+func lines(pw *errWriter, ls []Line, indent string) {
+	if len(ls) == 0 {
+		return
+	}
+	t := table{align: []bool{false, false, false, true, false, true, true, false}}
+	t.add("RESOURCE", "TYPE", "ITEM", "QUANTITY", "UNIT", "UNIT USD", "MONTHLY USD", "NOTE")
+	for _, l := range ls {
+		t.add(l.LogicalID, l.Type, l.Item, fmtNum(l.Quantity), l.Unit,
+			strconv.FormatFloat(l.UnitPrice, 'f', -1, 64), fmt.Sprintf("%.2f", l.MonthlyUSD), l.Note)
+	}
+	t.write(pw, indent)
 }
 
 func entries(pw *errWriter, es []Entry) {
