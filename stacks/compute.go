@@ -95,7 +95,7 @@ func NewComputeStack(scope constructs.Construct, id string, props *ComputeStackP
 		RemovalPolicy: removal(cfg),
 	})
 
-	// The load balancer is internal and admits CloudFront only (loadbalancer.go).
+	// The load balancer is internal and admits CloudFront only (compute_loadbalancer.go).
 	lb := newLoadBalancer(stack, cfg, props.Vpc)
 	alb, albSG := lb.alb, lb.securityGroup
 	taskSubnets := &awsec2.SubnetSelection{SubnetGroupName: jsii.String(SubnetPublic)}
@@ -196,7 +196,7 @@ func NewComputeStack(scope constructs.Construct, id string, props *ComputeStackP
 		svc.Service().Node().AddDependency(capacityProviders)
 	}
 	// The egress rule to the tasks is a separate resource (it references
-	// another group); keep the group's own egress closed (loadbalancer.go).
+	// another group); keep the group's own egress closed (compute_loadbalancer.go).
 	lb.closeInlineEgress()
 
 	// ecs_patterns adds undescribed LoadBalancerDNS/ServiceURL outputs; the URL
