@@ -11,13 +11,10 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecspatterns"
 	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
-	"github.com/aws/aws-cdk-go/awscdk/v2/regioninfo"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -28,17 +25,18 @@ import (
 // ComputeStackProps configures the compute stack.
 type ComputeStackProps struct {
 	awscdk.StackProps
-	Config        *config.Config
-	Vpc           awsec2.IVpc
-	Database      tsaconstructs.Database
+	Config   *config.Config
+	Vpc      awsec2.IVpc
+	Database tsaconstructs.Database
+	// Repository is the network stack's image repository (-c imageTag=TAG).
+	Repository    awsecr.IRepository
 	AlarmTopic    awssns.ITopic
 	OperationsKey awskms.IKey
 }
 
-// ComputeStack owns the image repository, the cluster and the API service.
+// ComputeStack owns the cluster, the API service and its internal ALB.
 type ComputeStack struct {
 	awscdk.Stack
-	Repository   awsecr.Repository
 	Cluster      awsecs.Cluster
 	Service      awsecspatterns.ApplicationLoadBalancedFargateService
 	LoadBalancer elbv2.ApplicationLoadBalancer
@@ -62,25 +60,12 @@ var schemaModes = map[string]string{
 	config.EngineExternal:    "plain",
 }
 
-// NewComputeStack creates the ECR repository, the ECS cluster and the
-// ALB-fronted Fargate service that runs the API.
+// NewComputeStack creates the ECS cluster and the ALB-fronted Fargate
+// service that runs the API.
 func NewComputeStack(scope constructs.Construct, id string, props *ComputeStackProps) *ComputeStack {
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
 	cfg := props.Config
 	b := cfg.Backend
-	prod := cfg.Production()
-
-	repo := awsecr.NewRepository(stack, jsii.String("Repository"), &awsecr.RepositoryProps{
-		ImageScanOnPush:    jsii.Bool(true),
-		ImageTagMutability: awsecr.TagMutability_IMMUTABLE,
-		Encryption:         awsecr.RepositoryEncryption_AES_256(),
-		RemovalPolicy:      removal(cfg),
-		EmptyOnDelete:      jsii.Bool(!prod),
-		LifecycleRules: &[]*awsecr.LifecycleRule{
-			{RulePriority: jsii.Number(1), Description: jsii.String("Expire untagged layers after a day"), TagStatus: awsecr.TagStatus_UNTAGGED, MaxImageAge: awscdk.Duration_Days(jsii.Number(1))},
-			{RulePriority: jsii.Number(2), Description: jsii.String("Keep the 30 most recent images"), TagStatus: awsecr.TagStatus_ANY, MaxImageCount: jsii.Number(30)},
-		},
-	})
 
 	// ECS Exec sessions are encrypted and logged to their own group (monitoring.go).
 	execLogs := newExecSessionLogs(stack, cfg, props.OperationsKey)
@@ -89,11 +74,11 @@ func NewComputeStack(scope constructs.Construct, id string, props *ComputeStackP
 		execConfig = execLogs.Configuration()
 	}
 	cluster := awsecs.NewCluster(stack, jsii.String("Cluster"), &awsecs.ClusterProps{
-		Vpc:                            props.Vpc,
-		ContainerInsightsV2:            containerInsights(cfg),
-		EnableFargateCapacityProviders: jsii.Bool(true),
-		ExecuteCommandConfiguration:    execConfig,
+		Vpc:                         props.Vpc,
+		ContainerInsightsV2:         containerInsights(cfg),
+		ExecuteCommandConfiguration: execConfig,
 	})
+	capacityProviders := newCapacityProviders(cluster)
 
 	logGroup := awslogs.NewLogGroup(stack, jsii.String("ApiLogs"), &awslogs.LogGroupProps{
 		Retention:     Retention(b.LogRetentionDays),
@@ -110,44 +95,13 @@ func NewComputeStack(scope constructs.Construct, id string, props *ComputeStackP
 		RemovalPolicy: removal(cfg),
 	})
 
-	// The load balancer is internal: CloudFront reaches it through a VPC origin
-	// whose network interfaces live in this VPC, so nothing outside the VPC can.
-	albSubnets := &awsec2.SubnetSelection{SubnetGroupName: jsii.String(SubnetIsolated)}
+	// The load balancer is internal and admits CloudFront only (compute_loadbalancer.go).
+	lb := newLoadBalancer(stack, cfg, props.Vpc)
+	alb, albSG := lb.alb, lb.securityGroup
 	taskSubnets := &awsec2.SubnetSelection{SubnetGroupName: jsii.String(SubnetPublic)}
 	if cfg.Network.NatGateways > 0 {
-		albSubnets = &awsec2.SubnetSelection{SubnetGroupName: jsii.String(SubnetApp)}
-		taskSubnets = albSubnets
+		taskSubnets = &awsec2.SubnetSelection{SubnetGroupName: jsii.String(SubnetApp)}
 	}
-	albSG := awsec2.NewSecurityGroup(stack, jsii.String("LoadBalancerSecurityGroup"), &awsec2.SecurityGroupProps{
-		Vpc:              props.Vpc,
-		Description:      jsii.String("Internal ALB: HTTP from the CloudFront VPC origin inside the VPC only"),
-		AllowAllOutbound: jsii.Bool(false),
-	})
-	albSG.AddIngressRule(awsec2.Peer_Ipv4(jsii.String(cfg.Network.VpcCidr)), awsec2.Port_Tcp(jsii.Number(listenerPort)),
-		jsii.String("CloudFront VPC origin network interfaces"), nil)
-
-	accessLogs := awss3.NewBucket(stack, jsii.String("AccessLogs"), &awss3.BucketProps{
-		Encryption:        awss3.BucketEncryption_S3_MANAGED,
-		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
-		EnforceSSL:        jsii.Bool(true),
-		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
-		RemovalPolicy:     removal(cfg),
-		AutoDeleteObjects: jsii.Bool(!prod),
-		LifecycleRules: &[]*awss3.LifecycleRule{{
-			Expiration: awscdk.Duration_Days(jsii.Number(float64(b.LogRetentionDays))),
-		}},
-	})
-
-	alb := elbv2.NewApplicationLoadBalancer(stack, jsii.String("LoadBalancer"), &elbv2.ApplicationLoadBalancerProps{
-		Vpc:                     props.Vpc,
-		InternetFacing:          jsii.Bool(false),
-		VpcSubnets:              albSubnets,
-		SecurityGroup:           albSG,
-		DropInvalidHeaderFields: jsii.Bool(true),
-		DeletionProtection:      jsii.Bool(prod),
-		IdleTimeout:             awscdk.Duration_Seconds(jsii.Number(60)),
-	})
-	logAccess(stack, alb, accessLogs, "alb")
 
 	// Tasks talk HTTPS to AWS APIs (ECR, CloudWatch Logs, Secrets Manager) and
 	// the database port; nothing else leaves them.
@@ -160,7 +114,7 @@ func NewComputeStack(scope constructs.Construct, id string, props *ComputeStackP
 
 	var image awsecs.ContainerImage
 	if cfg.UsesImageRepository() {
-		image = awsecs.ContainerImage_FromEcrRepository(repo, jsii.String(b.Image.Tag))
+		image = awsecs.ContainerImage_FromEcrRepository(props.Repository, jsii.String(b.Image.Tag))
 	} else {
 		image = awsecs.ContainerImage_FromAsset(jsii.String(cfg.Path(b.Image.Directory)), &awsecs.AssetImageProps{
 			Platform: dockerPlatform(b.CpuArchitecture),
@@ -235,6 +189,16 @@ func NewComputeStack(scope constructs.Construct, id string, props *ComputeStackP
 		EnableECSManagedTags:   jsii.Bool(true),
 	})
 
+	if capacity != nil {
+		// ECS refuses a capacity provider strategy whose provider is not yet
+		// associated with the cluster; without this edge CloudFormation may
+		// create the service and the association at the same time.
+		svc.Service().Node().AddDependency(capacityProviders)
+	}
+	// The egress rule to the tasks is a separate resource (it references
+	// another group); keep the group's own egress closed (compute_loadbalancer.go).
+	lb.closeInlineEgress()
+
 	// ecs_patterns adds undescribed LoadBalancerDNS/ServiceURL outputs; the URL
 	// would point at an internal ALB nobody outside the VPC can reach.
 	svc.Node().TryRemoveChild(jsii.String("LoadBalancerDNS"))
@@ -275,7 +239,6 @@ func NewComputeStack(scope constructs.Construct, id string, props *ComputeStackP
 	alarms := newServiceAlarms(stack, cfg, props.AlarmTopic, alb, svc)
 	svc.Service().EnableDeploymentAlarms(alarms.DeploymentAlarmNames(), &awsecs.DeploymentAlarmOptions{Behavior: awsecs.AlarmBehavior_ROLLBACK_ON_ALARM})
 
-	output(stack, "RepositoryUri", repo.RepositoryUri(), "ECR repository to push API images to (deploy one with -c imageTag=TAG)")
 	output(stack, "LoadBalancerDnsName", alb.LoadBalancerDnsName(), "Internal ALB DNS name (reachable from inside the VPC and from CloudFront only)")
 	output(stack, "ClusterName", cluster.ClusterName(), "ECS cluster name")
 	output(stack, "ServiceName", svc.Service().ServiceName(), "ECS service name")
@@ -289,7 +252,6 @@ func NewComputeStack(scope constructs.Construct, id string, props *ComputeStackP
 
 	return &ComputeStack{
 		Stack:        stack,
-		Repository:   repo,
 		Cluster:      cluster,
 		Service:      svc,
 		LoadBalancer: alb,
@@ -300,28 +262,17 @@ func NewComputeStack(scope constructs.Construct, id string, props *ComputeStackP
 	}
 }
 
-// logAccess turns on ALB access logs. CDK's LogAccessLogs needs a concrete
-// region; an environment-agnostic stack looks the region's ELB account up in a
-// template mapping at deploy time and also trusts the log delivery service
-// principal that regions opened since August 2022 use.
-func logAccess(stack awscdk.Stack, alb elbv2.ApplicationLoadBalancer, bucket awss3.Bucket, prefix string) {
-	if !*awscdk.Token_IsUnresolved(stack.Region()) {
-		alb.LogAccessLogs(bucket, jsii.String(prefix))
-		return
-	}
-	alb.SetAttribute(jsii.String("access_logs.s3.enabled"), jsii.String("true"))
-	alb.SetAttribute(jsii.String("access_logs.s3.bucket"), bucket.BucketName())
-	alb.SetAttribute(jsii.String("access_logs.s3.prefix"), jsii.String(prefix))
-	elbAccount := stack.RegionalFact(regioninfo.FactName_ELBV2_ACCOUNT(), nil)
-	bucket.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Principals: &[]awsiam.IPrincipal{
-			awsiam.NewAccountPrincipal(elbAccount),
-			awsiam.NewServicePrincipal(jsii.String("logdelivery.elasticloadbalancing.amazonaws.com"), nil),
-		},
-		Actions:   jsii.Strings("s3:PutObject"),
-		Resources: jsii.Strings(*bucket.ArnForObjects(jsii.String(prefix + "/AWSLogs/" + *stack.Account() + "/*"))),
-	}))
-	alb.Node().AddDependency(bucket)
+// newCapacityProviders associates FARGATE and FARGATE_SPOT with the cluster.
+// aws-cdk-lib's enableFargateCapacityProviders creates the same resource
+// (same path, so the same logical ID) from an aspect during synthesis, too
+// late for a service to depend on it; this one exists when the service is
+// wired.
+func newCapacityProviders(cluster awsecs.Cluster) awsecs.CfnClusterCapacityProviderAssociations {
+	return awsecs.NewCfnClusterCapacityProviderAssociations(cluster, jsii.String("Cluster"), &awsecs.CfnClusterCapacityProviderAssociationsProps{
+		Cluster:                         cluster.ClusterName(),
+		CapacityProviders:               &[]any{"FARGATE", "FARGATE_SPOT"},
+		DefaultCapacityProviderStrategy: &[]any{},
+	})
 }
 
 func cpuArchitecture(name string) awsecs.CpuArchitecture {

@@ -69,6 +69,16 @@ func Suppressions(cfg *config.Config) []Suppression {
 	add(Suppression{Stack: "compute", Path: "Api/TaskDef/Resource", Rule: "AwsSolutions-ECS2",
 		Reason: "Plain environment variables carry only non-secret settings (environment name, port, TLS mode, schema mode); credentials and the API key are ECS secrets from Secrets Manager"})
 
+	// The deploy-time lookup of CloudFront's origin-facing prefix list
+	// (constructs/prefixlist.go) runs in aws-cdk-lib's AwsCustomResource
+	// function, one per stack.
+	add(Suppression{Stack: "compute", Path: awsCustomResourceFunction + "/ServiceRole/Resource", Rule: "AwsSolutions-IAM4",
+		AppliesTo: []string{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"},
+		Reason:    "aws-cdk-lib's AwsCustomResource function runs only while the stack deploys; this managed policy only lets it write its CloudWatch logs"})
+	add(Suppression{Stack: "compute", Path: "CloudFrontOriginFacing/Lookup/CustomResourcePolicy/Resource", Rule: "AwsSolutions-IAM5",
+		AppliesTo: []string{"Resource::*"},
+		Reason:    "The lookup may call ec2:DescribeManagedPrefixLists only, which has no resource-level permissions; it reads the ID of the AWS-managed CloudFront prefix list and changes nothing"})
+
 	deployment := "Custom::CDKBucketDeployment*"
 	add(Suppression{Stack: "frontend", Path: deployment + "/ServiceRole/Resource", Rule: "AwsSolutions-IAM4",
 		AppliesTo: []string{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"},
@@ -94,6 +104,10 @@ func Suppressions(cfg *config.Config) []Suppression {
 	}
 	return s
 }
+
+// awsCustomResourceFunction is the construct id aws-cdk-lib gives the
+// singleton function behind every AwsCustomResource of a stack.
+const awsCustomResourceFunction = "AWS679f53fac002430cb0da5b7982bd2287"
 
 // suppressNagFindings attaches the suppressions to the synthesized stacks.
 func suppressNagFindings(p *Platform, cfg *config.Config) {

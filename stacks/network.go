@@ -3,6 +3,7 @@ package stacks
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
@@ -18,10 +19,16 @@ type NetworkStackProps struct {
 	Config *config.Config
 }
 
-// NetworkStack owns the VPC every other stack runs in.
+// NetworkStack owns the VPC every other stack runs in, and what must exist
+// before any of them: the alarm topic, the operations key and the image
+// repository.
 type NetworkStack struct {
 	awscdk.Stack
 	Vpc awsec2.Vpc
+	// Repository holds the API images. It lives in the first stack so that a
+	// tag can be pushed before the compute stack deploys a service that
+	// pulls it (-c imageTag=TAG on a fresh account).
+	Repository awsecr.Repository
 	// AlarmTopic receives every alarm of the environment; it lives in the
 	// first stack so every alarm-owning stack comes after it.
 	AlarmTopic awssns.ITopic
@@ -91,7 +98,27 @@ func NewNetworkStack(scope constructs.Construct, id string, props *NetworkStackP
 	alarms := newAlarmTopic(stack, cfg) // monitoring.go
 	output(stack, "AlarmTopicArn", alarms.Topic.TopicArn(), "SNS topic every alarm of the environment notifies (subscribe on-call here)")
 
-	return &NetworkStack{Stack: stack, Vpc: vpc, AlarmTopic: alarms.Topic, OperationsKey: alarms.Key}
+	repo := newRepository(stack, cfg)
+	output(stack, "RepositoryUri", repo.RepositoryUri(), "ECR repository to push API images to (deploy one with -c imageTag=TAG)")
+
+	return &NetworkStack{Stack: stack, Vpc: vpc, Repository: repo, AlarmTopic: alarms.Topic, OperationsKey: alarms.Key}
+}
+
+// newRepository is the environment's API image repository: immutable tags,
+// scanned on push, untagged layers expire. Its construct id keeps the logical
+// ID (Repository22E53BBD) it had in the compute stack.
+func newRepository(stack awscdk.Stack, cfg *config.Config) awsecr.Repository {
+	return awsecr.NewRepository(stack, jsii.String("Repository"), &awsecr.RepositoryProps{
+		ImageScanOnPush:    jsii.Bool(true),
+		ImageTagMutability: awsecr.TagMutability_IMMUTABLE,
+		Encryption:         awsecr.RepositoryEncryption_AES_256(),
+		RemovalPolicy:      removal(cfg),
+		EmptyOnDelete:      jsii.Bool(!cfg.Production()),
+		LifecycleRules: &[]*awsecr.LifecycleRule{
+			{RulePriority: jsii.Number(1), Description: jsii.String("Expire untagged layers after a day"), TagStatus: awsecr.TagStatus_UNTAGGED, MaxImageAge: awscdk.Duration_Days(jsii.Number(1))},
+			{RulePriority: jsii.Number(2), Description: jsii.String("Keep the 30 most recent images"), TagStatus: awsecr.TagStatus_ANY, MaxImageCount: jsii.Number(30)},
+		},
+	})
 }
 
 func joinSubnets(subnets *[]awsec2.ISubnet) *string {

@@ -85,7 +85,7 @@ func NewPlatform(app awscdk.App, cfg *config.Config) *Platform {
 
 	p := &Platform{}
 	p.Network = NewNetworkStack(app, cfg.StackName("network"), &NetworkStackProps{
-		StackProps: stackProps(cfg, "network", "VPC, subnets, NAT, flow logs, endpoints, and the alarm topic and operations key every later stack uses"),
+		StackProps: stackProps(cfg, "network", "VPC, subnets, NAT, flow logs, endpoints, and the alarm topic, operations key and image repository every later stack uses"),
 		Config:     cfg,
 	})
 	p.Data = NewDataStack(app, cfg.StackName("data"), &DataStackProps{
@@ -95,10 +95,11 @@ func NewPlatform(app awscdk.App, cfg *config.Config) *Platform {
 		AlarmTopic: p.Network.AlarmTopic,
 	})
 	p.Compute = NewComputeStack(app, cfg.StackName("compute"), &ComputeStackProps{
-		StackProps: stackProps(cfg, "compute", "ECR repository, ECS cluster and the ALB-fronted Fargate API service"),
+		StackProps: stackProps(cfg, "compute", "ECS cluster and the ALB-fronted Fargate API service"),
 		Config:     cfg,
 		Vpc:        p.Network.Vpc,
 		Database:   p.Data.Database,
+		Repository: p.Network.Repository,
 		// Monitoring: alarms notify the network stack's topic; its key also
 		// encrypts ECS Exec sessions.
 		AlarmTopic:    p.Network.AlarmTopic,

@@ -91,9 +91,9 @@ func TestOutputsAreDescribed(t *testing.T) {
 		}
 	}
 	want := map[string][]string{
-		"network":  {"VpcId", "PublicSubnetIds", "IsolatedSubnetIds"},
+		"network":  {"VpcId", "PublicSubnetIds", "IsolatedSubnetIds", "RepositoryUri"},
 		"data":     {"DatabaseEndpoint", "DatabasePort", "DatabaseSecretArn"},
-		"compute":  {"RepositoryUri", "LoadBalancerDnsName", "ClusterName", "ServiceName", "ServiceSecurityGroupId", "ApiKeySecretArn"},
+		"compute":  {"LoadBalancerDnsName", "ClusterName", "ServiceName", "ServiceSecurityGroupId", "ApiKeySecretArn"},
 		"frontend": {"SiteUrl", "ApiUrl", "DistributionId"},
 	}
 	for part, ids := range want {
