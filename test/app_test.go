@@ -6,7 +6,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"strings"
+	"path/filepath"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -48,13 +48,17 @@ func TestGuardTurnsPanicsIntoOneMessage(t *testing.T) {
 // context in CDK_CONTEXT_JSON): a refused context ends in one message on
 // stderr and exit status 1, with no goroutine trace.
 func TestAppFailsWithOneMessage(t *testing.T) {
-	// `go run -exec echo` builds the app like the CLI's `go run .` and prints
-	// where the build cache keeps the binary, so a warm cache skips the link.
-	build := exec.Command("go", "run", "-exec", "echo", ".")
+	// `go run -exec "cp -t DIR"` builds the app as the CLI's `go run .` does
+	// (a warm build cache skips the link) and copies the binary out.
+	dir := t.TempDir()
+	build := exec.Command("go", "run", "-exec", "cp -t "+dir, ".")
 	build.Dir = root
-	out, err := build.Output()
-	require.NoError(t, err, "go run -exec echo .")
-	bin := strings.TrimSpace(string(out))
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "go run: %s", out)
+	bins, err := filepath.Glob(filepath.Join(dir, "*"))
+	require.NoError(t, err)
+	require.Len(t, bins, 1, "the app binary")
+	bin := bins[0]
 
 	ctx, err := cliContext()
 	require.NoError(t, err)
