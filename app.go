@@ -15,15 +15,24 @@ func main() {
 	os.Exit(run())
 }
 
+// run builds and synthesizes the app. Any error, a configuration error or
+// one CDK raises while building or synthesizing, ends as one message on
+// stderr and exit status 1.
 func run() int {
 	defer jsii.Close()
-	app := awscdk.NewApp(nil)
-	cfg, err := stacks.LoadConfig(app, ".")
+	err := stacks.Guard(func() error {
+		app := awscdk.NewApp(nil)
+		cfg, err := stacks.LoadConfig(app, ".")
+		if err != nil {
+			return err
+		}
+		stacks.NewPlatform(app, cfg)
+		app.Synth(nil)
+		return nil
+	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	stacks.NewPlatform(app, cfg)
-	app.Synth(nil)
 	return 0
 }

@@ -12,14 +12,27 @@ import (
 // Project prefixes every stack name: tsa-<env>-<part>.
 const Project = "tsa"
 
-// Context keys read by Load. Everything else in the context (feature flags,
-// aws:cdk:* keys) is the CLI's business and is ignored.
+// Context keys of this app. Every other key in the context must be one of
+// CDK's own (contextkeys.go); anything else is refused.
 const (
 	KeyEnv          = "env"
 	KeyEnvironments = "environments"
 	KeyImageTag     = "imageTag"
 	KeyFrontendDir  = "frontendDir"
 )
+
+// appKeys is the one list of context keys this app reads, with what each
+// accepts (shown when a key is refused). A new key (-c stage=NAME, say) is
+// added here and read in applyOverrides.
+var appKeys = map[string]string{
+	KeyEnv:          "the environment to synthesize, a key of environments (default dev)",
+	KeyEnvironments: "read from cdk.json only; cannot be overridden",
+	KeyImageTag:     "deploy this tag from the ECR repository instead of building apps/backend",
+	KeyFrontendDir:  "a directory of built static files to deploy instead of frontend.sourceDir",
+}
+
+// ProjectFile is the file environments are defined in, relative to the root.
+const ProjectFile = "cdk.json"
 
 // Profiles name the built-in defaults an environment starts from.
 const (
@@ -64,22 +77,23 @@ type Network struct {
 	FlowLogRetentionDays int `json:"flowLogRetentionDays"`
 }
 
-// Database describes the data tier.
+// Database describes the data tier. A field tagged engine:"..." is read by
+// those engines only; naming it for another engine is refused.
 type Database struct {
 	Engine                    string    `json:"engine"`
-	InstanceClass             string    `json:"instanceClass"`
-	EngineVersion             string    `json:"engineVersion"`
-	AllocatedStorageGiB       int       `json:"allocatedStorageGiB"`
-	MaxAllocatedStorageGiB    int       `json:"maxAllocatedStorageGiB"`
-	DatabaseName              string    `json:"databaseName"`
-	MultiAz                   bool      `json:"multiAz"`
-	BackupRetentionDays       int       `json:"backupRetentionDays"`
-	DeletionProtection        bool      `json:"deletionProtection"`
-	PerformanceInsights       bool      `json:"performanceInsights"`
-	MonitoringIntervalSeconds int       `json:"monitoringIntervalSeconds"`
-	LogRetentionDays          int       `json:"logRetentionDays"`
-	Timescale                 Timescale `json:"timescale"`
-	External                  External  `json:"external"`
+	InstanceClass             string    `json:"instanceClass" engine:"rds-postgres"`
+	EngineVersion             string    `json:"engineVersion" engine:"rds-postgres"`
+	AllocatedStorageGiB       int       `json:"allocatedStorageGiB" engine:"rds-postgres"`
+	MaxAllocatedStorageGiB    int       `json:"maxAllocatedStorageGiB" engine:"rds-postgres"`
+	DatabaseName              string    `json:"databaseName" engine:"rds-postgres,timescaledb"`
+	MultiAz                   bool      `json:"multiAz" engine:"rds-postgres"`
+	BackupRetentionDays       int       `json:"backupRetentionDays" engine:"rds-postgres"`
+	DeletionProtection        bool      `json:"deletionProtection" engine:"rds-postgres"`
+	PerformanceInsights       bool      `json:"performanceInsights" engine:"rds-postgres"`
+	MonitoringIntervalSeconds int       `json:"monitoringIntervalSeconds" engine:"rds-postgres"`
+	LogRetentionDays          int       `json:"logRetentionDays" engine:"rds-postgres,timescaledb"`
+	Timescale                 Timescale `json:"timescale" engine:"timescaledb"`
+	External                  External  `json:"external" engine:"external"`
 }
 
 // Timescale configures the self-managed TimescaleDB tier (engine "timescaledb").
@@ -149,10 +163,10 @@ type Monitoring struct {
 	LatencyP99Seconds    float64 `json:"latencyP99Seconds"`
 	ServiceCpuPercent    float64 `json:"serviceCpuPercent"`
 	ServiceMemoryPercent float64 `json:"serviceMemoryPercent"`
-	DbCpuPercent         float64 `json:"dbCpuPercent"`
-	DbFreeStorageGiB     float64 `json:"dbFreeStorageGiB"`
-	DbFreeableMemoryMiB  float64 `json:"dbFreeableMemoryMiB"`
-	DbConnections        float64 `json:"dbConnections"`
+	DbCpuPercent         float64 `json:"dbCpuPercent" engine:"rds-postgres,timescaledb"`
+	DbFreeStorageGiB     float64 `json:"dbFreeStorageGiB" engine:"rds-postgres"`
+	DbFreeableMemoryMiB  float64 `json:"dbFreeableMemoryMiB" engine:"rds-postgres"`
+	DbConnections        float64 `json:"dbConnections" engine:"rds-postgres"`
 	CloudFront5xxPercent float64 `json:"cloudFront5xxPercent"`
 	ExecSessionLogDays   int     `json:"execSessionLogDays"`
 

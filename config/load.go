@@ -9,33 +9,59 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 )
 
 var envNamePattern = regexp.MustCompile(`^[a-z][a-z0-9]{0,11}$`)
 
-// Load reads the environment selected by the "env" context key (default "dev")
-// from the "environments" context object, applies its profile's defaults and
-// the command-line overrides, and validates the result. root is the project
-// directory that relative paths (image directory, frontend source) resolve
-// against. Every failure is an *Error naming the setting.
-func Load(ctx map[string]any, root string) (*Config, error) {
+// Load resolves the environment selected by the "env" context key (default
+// dev) and validates it. ctx is the app's whole context (plain values or
+// jsii's wire form); environments is the "environments" object of the
+// project's cdk.json (ProjectEnvironments), the only place environments are
+// defined: a context whose "environments" differ from it is refused. Tests
+// build variants by passing edited environments here, as an edited cdk.json.
+// root is the directory relative paths resolve against. Every failure is an
+// *Error naming the setting.
+func Load(ctx any, environments map[string]any, root string) (*Config, error) {
+	plain := Plain(ctx)
+	c, isMap := plain.(map[string]any)
+	if !isMap && plain != nil {
+		return nil, single("", "context", "must be an object of context keys, got %s", describe(plain))
+	}
+
+	var p problems
+	checkContextKeys(&p, c)
+	if path := nullPath(environments, KeyEnvironments); path != "" {
+		p.add(path, "null is not a value; remove the key to use the profile's default")
+	}
+	envsValue, err := canonical(environments)
+	envs, _ := envsValue.(map[string]any)
+	if err != nil {
+		p.add(KeyEnvironments, "not JSON: %v", err)
+	} else if len(envs) == 0 {
+		p.add(KeyEnvironments, "no environments defined; add at least one (e.g. \"dev\") under %q in %s's context", KeyEnvironments, ProjectFile)
+	}
+	if v, ok := c[KeyEnvironments]; ok && err == nil {
+		if cv, cerr := canonical(v); cerr != nil || !reflect.DeepEqual(cv, envsValue) {
+			p.add(KeyEnvironments, "the context's environments differ from %s's: environments are read from %s only, so that no -c %s=..., cdk.context.json or ~/.cdk.json can replace or extend them (and, with them, production's protections); edit %s instead", ProjectFile, ProjectFile, KeyEnvironments, ProjectFile)
+		}
+	}
+	if err := p.err(""); err != nil {
+		return nil, err
+	}
+
 	env := ProfileDev
-	if v, ok := ctx[KeyEnv]; ok && v != nil {
+	if v, ok := c[KeyEnv]; ok {
 		s, isString := v.(string)
 		if !isString || !envNamePattern.MatchString(s) {
 			return nil, single("", KeyEnv, "must be an environment name (lower-case letters and digits, starting with a letter, at most 12 characters), got %s", describe(v))
 		}
 		env = s
 	}
-
-	envs, err := environments(ctx[KeyEnvironments])
-	if err != nil {
-		return nil, err
-	}
 	raw, ok := envs[env]
 	if !ok {
-		return nil, single(env, KeyEnv, "unknown environment %q; accepted: %s (the keys of %q in cdk.json context)", env, strings.Join(sortedKeys(envs), ", "), KeyEnvironments)
+		return nil, single(env, KeyEnv, "unknown environment %q; accepted: %s (the keys of %q in %s)", env, strings.Join(sortedKeys(envs), ", "), KeyEnvironments, ProjectFile)
 	}
 	prefix := KeyEnvironments + "." + env
 	obj, ok := raw.(map[string]any)
@@ -51,7 +77,6 @@ func Load(ctx map[string]any, root string) (*Config, error) {
 	cfg.Name = env
 	cfg.Root = root
 
-	var p problems
 	checkKeys(&p, prefix, obj, reflect.TypeOf(cfg))
 	if err := p.err(env); err != nil {
 		return nil, err
@@ -59,16 +84,51 @@ func Load(ctx map[string]any, root string) (*Config, error) {
 	if err := decode(obj, &cfg); err != nil {
 		return nil, single(env, prefix+"."+jsonField(err), "%s", jsonMessage(err))
 	}
-	if err := applyOverrides(ctx, &cfg); err != nil {
+	checkEngineSettings(&p, prefix, obj, reflect.TypeOf(cfg), cfg.Database.Engine)
+	if network, _ := obj["network"].(map[string]any); network["maxAzs"] != nil && len(cfg.AvailabilityZones) > 0 {
+		p.add(prefix+".network.maxAzs", "has no effect when availabilityZones is set (the VPC spans exactly those zones); remove it")
+	}
+	if err := applyOverrides(c, &cfg); err != nil {
 		return nil, err
 	}
-	if err := Validate(&cfg); err != nil {
+	normalize(&cfg)
+	var verr *Error
+	if errors.As(Validate(&cfg), &verr) {
+		p.list = append(p.list, verr.Problems...)
+	}
+	if err := p.err(env); err != nil {
 		return nil, err
 	}
 	if err := checkOverlaps(&cfg, envs); err != nil {
 		return nil, err
 	}
 	return &cfg, nil
+}
+
+// IsProductionName reports whether an environment's name makes it a
+// production environment: prod, or any name starting with prod (prod2,
+// prodeu). Such an environment always uses the prod profile.
+func IsProductionName(env string) bool { return strings.HasPrefix(env, ProfileProd) }
+
+func profileOf(env, prefix string, obj map[string]any) (string, error) {
+	v, ok := obj["profile"]
+	if !ok {
+		switch {
+		case IsProductionName(env):
+			return ProfileProd, nil
+		case env == ProfileDev:
+			return ProfileDev, nil
+		}
+		return "", single(env, prefix+".profile", "required for an environment not named dev or prod; accepted: dev, prod")
+	}
+	s, _ := v.(string)
+	if s != ProfileDev && s != ProfileProd {
+		return "", single(env, prefix+".profile", "unknown profile %s; accepted: dev, prod", describe(v))
+	}
+	if IsProductionName(env) && s != ProfileProd {
+		return "", single(env, prefix+".profile", "%q is a production environment (its name starts with prod), which always uses the prod profile: the dev profile would take away deletion protection, the final snapshot, Multi-AZ and termination protection; remove \"profile\" or name a non-production environment otherwise", env)
+	}
+	return s, nil
 }
 
 // checkOverlaps refuses a VPC block that overlaps another environment's in
@@ -118,57 +178,24 @@ func single(env, setting, format string, args ...any) error {
 	return p.err(env)
 }
 
-func environments(v any) (map[string]any, error) {
-	switch t := v.(type) {
-	case map[string]any:
-		if len(t) == 0 {
-			break
-		}
-		return t, nil
-	case string:
-		// `-c environments='{...}'` arrives as a string.
-		var m map[string]any
-		if err := json.Unmarshal([]byte(t), &m); err != nil {
-			return nil, single("", KeyEnvironments, "must be a JSON object of environments: %v", err)
-		}
-		return environments(m)
-	case nil:
-	default:
-		return nil, single("", KeyEnvironments, "must be an object mapping environment names to settings, got %s", describe(v))
-	}
-	return nil, single("", KeyEnvironments, "no environments defined; add at least one (e.g. \"dev\") under %q in cdk.json context", KeyEnvironments)
-}
-
-func profileOf(env, prefix string, obj map[string]any) (string, error) {
-	v, ok := obj["profile"]
-	if !ok {
-		if env == ProfileDev || env == ProfileProd {
-			return env, nil
-		}
-		return "", single(env, prefix+".profile", "required for an environment not named dev or prod; accepted: dev, prod")
-	}
-	s, _ := v.(string)
-	if s != ProfileDev && s != ProfileProd {
-		return "", single(env, prefix+".profile", "unknown profile %s; accepted: dev, prod", describe(v))
-	}
-	return s, nil
-}
-
 // checkKeys reports every key of obj that the settings type does not have,
 // listing the accepted ones, and every nested value that is not an object where
 // one is expected.
 func checkKeys(p *problems, path string, obj map[string]any, t reflect.Type) {
 	fields := map[string]reflect.Type{}
 	for i := 0; i < t.NumField(); i++ {
-		name := strings.Split(t.Field(i).Tag.Get("json"), ",")[0]
-		if name != "" && name != "-" {
+		if name := jsonName(t.Field(i)); name != "" {
 			fields[name] = t.Field(i).Type
 		}
 	}
 	for _, key := range sortedKeys(obj) {
 		ft, ok := fields[key]
 		if !ok {
-			p.add(path+"."+key, "unknown setting; accepted: %s", strings.Join(sortedKeys(fields), ", "))
+			msg := "unknown setting"
+			if m := nearest(key, sortedKeys(fields)); m != "" {
+				msg += fmt.Sprintf("; did you mean %s?", m)
+			}
+			p.add(path+"."+key, "%s; accepted: %s", msg, strings.Join(sortedKeys(fields), ", "))
 			continue
 		}
 		if ft.Kind() == reflect.Struct {
@@ -178,6 +205,29 @@ func checkKeys(p *problems, path string, obj map[string]any, t reflect.Type) {
 				continue
 			}
 			checkKeys(p, path+"."+key, child, ft)
+		}
+	}
+}
+
+// checkEngineSettings refuses, by name, every setting obj gives that the
+// selected database engine does not read (fields tagged engine:"..."). The
+// raw object is checked: defaults fill every field of the struct.
+func checkEngineSettings(p *problems, path string, obj map[string]any, t reflect.Type, engine string) {
+	if !slices.Contains(engines, engine) {
+		return // Validate names the engine itself
+	}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		v, given := obj[jsonName(f)]
+		if !given || jsonName(f) == "" {
+			continue
+		}
+		if tag := f.Tag.Get("engine"); tag != "" && !slices.Contains(strings.Split(tag, ","), engine) {
+			p.add(path+"."+jsonName(f), "is read only by database.engine %s, and this environment's engine is %s: remove it (or select that engine)", strings.ReplaceAll(tag, ",", " or "), engine)
+			continue
+		}
+		if child, ok := v.(map[string]any); ok && f.Type.Kind() == reflect.Struct {
+			checkEngineSettings(p, path+"."+jsonName(f), child, f.Type, engine)
 		}
 	}
 }
@@ -203,6 +253,9 @@ func jsonField(err error) string {
 func jsonMessage(err error) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
+		if te.Value == "number" || strings.HasPrefix(te.Value, "number ") {
+			return fmt.Sprintf("expected %s, got %s (a fraction, or too large)", kindName(te.Type), te.Value)
+		}
 		return fmt.Sprintf("expected %s, got %s", kindName(te.Type), te.Value)
 	}
 	return err.Error()
@@ -247,23 +300,31 @@ func describe(v any) string {
 }
 
 // applyOverrides takes the few settings a pipeline changes per deploy from
-// plain `-c KEY=VALUE` flags.
+// plain `-c KEY=VALUE` flags (appKeys).
 func applyOverrides(ctx map[string]any, cfg *Config) error {
-	if v, ok := ctx[KeyImageTag]; ok && v != nil {
+	if v, ok := ctx[KeyImageTag]; ok {
 		s, isString := v.(string)
-		if !isString {
-			return single(cfg.Name, KeyImageTag, "must be a string image tag, got %s", describe(v))
+		if !isString || s == "" {
+			return single(cfg.Name, KeyImageTag, "must be an image tag, got %s; leave the key out to build %s", describe(v), cfg.Backend.Image.Directory)
 		}
 		// A tag on the command line means "deploy this pushed image" and
 		// replaces the configured build directory.
 		cfg.Backend.Image = Image{Tag: s}
 	}
-	if v, ok := ctx[KeyFrontendDir]; ok && v != nil {
+	if v, ok := ctx[KeyFrontendDir]; ok {
 		s, isString := v.(string)
-		if !isString {
+		if !isString || s == "" {
 			return single(cfg.Name, KeyFrontendDir, "must be a directory path, got %s", describe(v))
 		}
 		cfg.Frontend.SourceDir = s
 	}
 	return nil
+}
+
+// normalize writes values the way AWS compares them: DNS names are
+// case-insensitive (RFC 4343) and a zone name may end in a dot.
+func normalize(cfg *Config) {
+	f := &cfg.Frontend
+	f.DomainName = strings.ToLower(f.DomainName)
+	f.HostedZoneName = strings.ToLower(strings.TrimSuffix(f.HostedZoneName, "."))
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/mail"
 	"net/netip"
 	"os"
@@ -9,27 +10,28 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
+// Grammars (not value sets): the shapes of identifiers AWS documents.
 var (
-	accountPattern       = regexp.MustCompile(`^\d{12}$`)
-	regionPattern        = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$`)
-	dbClassPattern       = regexp.MustCompile(`^db\.[a-z][a-z0-9-]*\.(micro|small|medium|large|\d{0,2}xlarge|metal)$`)
-	ec2TypePattern       = regexp.MustCompile(`^[a-z][a-z0-9-]*\.(nano|micro|small|medium|large|\d{0,2}xlarge|metal)$`)
-	graviton             = regexp.MustCompile(`^[a-z]+\d+g[a-z]*\.`)
-	engineVersionPattern = regexp.MustCompile(`^(1[6-8])\.(\d{1,2})$`)
-	semverPattern        = regexp.MustCompile(`^\d+\.\d+\.\d+$`)
-	identPattern         = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
-	imageTagPattern      = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
-	healthPathPattern    = regexp.MustCompile(`^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*(\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$`)
-	domainPattern        = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
-	acmArnPattern        = regexp.MustCompile(`^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate/[0-9a-f-]{36}$`)
-	secretArnPattern     = regexp.MustCompile(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$`)
-	hostedZoneIDPattern  = regexp.MustCompile(`^Z[A-Z0-9]{4,31}$`)
-	sgIDPattern          = regexp.MustCompile(`^sg-[0-9a-f]{8}([0-9a-f]{9})?$`)
-	amiPattern           = regexp.MustCompile(`^ami-[0-9a-f]{8}([0-9a-f]{9})?$`)
-	tagKeyPattern        = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
+	accountPattern      = regexp.MustCompile(`^\d{12}$`)
+	semverPattern       = regexp.MustCompile(`^\d+\.\d+\.\d+$`)
+	identPattern        = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+	imageTagPattern     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
+	healthPathPattern   = regexp.MustCompile(`^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*(\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$`)
+	dnsLabelPattern     = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+	uuidPattern         = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	secretNamePattern   = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$`)
+	hostedZoneIDPattern = regexp.MustCompile(`^Z[A-Z0-9]{4,31}$`)
+	sgIDPattern         = regexp.MustCompile(`^sg-[0-9a-f]{8}([0-9a-f]{9})?$`)
+	amiPattern          = regexp.MustCompile(`^ami-[0-9a-f]{8}([0-9a-f]{9})?$`)
+	// Tag characters AWS generally allows: letters, numbers, spaces and
+	// _ . : / = + - @ ("Tag naming limits and requirements").
+	tagTextPattern = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
 )
+
+var engines = []string{EngineRDSPostgres, EngineTimescaleDB, EngineExternal}
 
 // Log retention periods CloudWatch Logs accepts.
 var logRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
@@ -37,6 +39,16 @@ var logRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400
 var monitoringIntervals = []int{0, 1, 5, 10, 15, 30, 60}
 
 var priceClasses = []string{"PriceClass_100", "PriceClass_200", "PriceClass_All"}
+
+var cpuArchitectures = []string{"ARM64", "X86_64"}
+
+var fargateCPUs = []int{256, 512, 1024, 2048, 4096, 8192, 16384}
+
+// appTags are set on every resource by the app (stacks.NewPlatform).
+var appTags = []string{"project", "environment"}
+
+// maxUserTags: AWS allows 50 user tags per resource; the app sets two.
+const maxUserTags = 50 - 2
 
 // fargateMemory lists the memory sizes (MiB) Fargate accepts for each CPU value.
 func fargateMemory(cpu int) []int {
@@ -80,11 +92,18 @@ func Validate(c *Config) error {
 }
 
 func validateEnvironment(p *problems, pre string, c *Config) {
+	if IsProductionName(c.Name) && !c.Production() {
+		p.add(pre+"profile", "%q is a production environment (its name starts with prod) and always uses the prod profile", c.Name)
+	}
 	if c.Account != "" && !accountPattern.MatchString(c.Account) {
 		p.add(pre+"account", "%q is not an AWS account ID; accepted: 12 digits, or empty for an environment-agnostic synth", c.Account)
 	}
-	if c.Region != "" && !regionPattern.MatchString(c.Region) {
-		p.add(pre+"region", "%q is not an AWS region name; accepted: e.g. us-east-1, eu-west-1, or empty", c.Region)
+	if c.Region != "" && !knownRegion(c.Region) {
+		hint := ""
+		if m := nearest(c.Region, awsRegions); m != "" {
+			hint = fmt.Sprintf("did you mean %s? ", m)
+		}
+		p.add(pre+"region", "%q is not a region aws-cdk-lib 2.276 knows; %saccepted: %s, or empty", c.Region, hint, strings.Join(awsRegions, ", "))
 	}
 	if (c.Account == "") != (c.Region == "") {
 		p.add(pre+"account", "account and region must be set together (both, or neither for an environment-agnostic synth)")
@@ -105,26 +124,56 @@ func validateEnvironment(p *problems, pre string, c *Config) {
 				p.add(pre+"availabilityZones", "zone %q is listed twice", az)
 			}
 			seen[az] = true
-			if !strings.HasPrefix(az, c.Region) || len(az) != len(c.Region)+1 {
-				p.add(pre+"availabilityZones", "zone %q is not in region %s; accepted: %sa, %sb, ...", az, c.Region, c.Region, c.Region)
+			if knownRegion(c.Region) {
+				if msg := checkZone(az, c.Region); msg != "" {
+					p.add(pre+"availabilityZones", "%s", msg)
+				}
 			}
 		}
 	}
-	for _, k := range sortedKeys(c.Tags) {
-		if !tagKeyPattern.MatchString(k) || strings.HasPrefix(strings.ToLower(k), "aws:") {
-			p.add(pre+"tags."+k, "not a valid tag key (1-128 letters, digits, spaces and _.:/=+-@, not starting with aws:)")
+	validateTags(p, pre+"tags", c.Tags)
+}
+
+// validateTags applies AWS's tag limits ("Tag naming limits and
+// requirements", Tagging AWS Resources: keys of 1-128 and values of up to
+// 256 Unicode characters, 50 user tags, no aws: prefix) and keeps the app's
+// own tags.
+func validateTags(p *problems, pre string, tags map[string]string) {
+	if len(tags) > maxUserTags {
+		p.add(pre, "%d tags; accepted: at most %d (AWS allows 50 per resource and the app sets %s)", len(tags), maxUserTags, strings.Join(appTags, " and "))
+	}
+	for _, k := range sortedKeys(tags) {
+		v := tags[k]
+		switch {
+		case slices.ContainsFunc(appTags, func(t string) bool { return strings.EqualFold(t, k) }):
+			p.add(pre+"."+k, "the app tags every resource with project=%s and environment=<env>; a user tag %q would override or shadow it, and cost reports and IAM conditions that read it would be wrong; choose another key", Project, k)
+		case k == "" || utf8.RuneCountInString(k) > 128 || !tagTextPattern.MatchString(k):
+			p.add(pre+"."+k, "not a valid tag key; accepted: 1-128 letters, digits, spaces and _ . : / = + - @")
+		case strings.HasPrefix(strings.ToLower(k), "aws:"):
+			p.add(pre+"."+k, "tag keys starting with aws: are reserved for AWS")
 		}
-		if len(c.Tags[k]) > 256 {
-			p.add(pre+"tags."+k, "tag value longer than 256 characters")
+		switch {
+		case utf8.RuneCountInString(v) > 256:
+			p.add(pre+"."+k, "tag value is %d characters long; accepted: at most 256", utf8.RuneCountInString(v))
+		case !tagTextPattern.MatchString(v):
+			p.add(pre+"."+k, "tag value %q has characters AWS does not accept in tags; accepted: letters, digits, spaces and _ . : / = + - @", v)
+		case strings.HasPrefix(strings.ToLower(v), "aws:"):
+			p.add(pre+"."+k, "tag values starting with aws: are reserved for AWS")
 		}
 	}
 }
 
 func validateNetwork(p *problems, pre string, c *Config) {
 	n := c.Network
-	if len(c.AvailabilityZones) == 0 && (n.MaxAzs < 2 || n.MaxAzs > 3) {
-		p.add(pre+"maxAzs", "%d is out of range; accepted: 2 or 3", n.MaxAzs)
+	if len(c.AvailabilityZones) == 0 {
+		switch {
+		case n.MaxAzs > 2 && n.MaxAzs <= 6:
+			p.add(pre+"maxAzs", "%d zones cannot be had in an environment-agnostic synth: CDK gives a stack without a pinned account and region the first two zones of Fn::GetAZs (aws-cdk-lib Stack.availabilityZones); pin account, region and availabilityZones for more; accepted: 2", n.MaxAzs)
+		case n.MaxAzs != 2:
+			p.add(pre+"maxAzs", "%d is out of range; accepted: 2 (an environment-agnostic synth gets two zones)", n.MaxAzs)
+		}
 	}
+	azs := c.AzCount()
 	prefix, err := netip.ParsePrefix(n.VpcCidr)
 	switch {
 	case err != nil || !prefix.Addr().Is4():
@@ -136,28 +185,34 @@ func validateNetwork(p *problems, pre string, c *Config) {
 	case !privateRange(prefix):
 		p.add(pre+"vpcCidr", "%s is not inside a private range; accepted: within 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16", n.VpcCidr)
 	default:
-		if n.SubnetCidrMask < 16 || n.SubnetCidrMask > 28 {
-			p.add(pre+"subnetCidrMask", "/%d is out of range; accepted: /16 to /28", n.SubnetCidrMask)
+		// ELB User Guide, "Subnets for your load balancer": each subnet of an
+		// Application Load Balancer needs at least a /27 and 8 free addresses.
+		if n.SubnetCidrMask < 16 || n.SubnetCidrMask > 27 {
+			p.add(pre+"subnetCidrMask", "/%d is out of range; accepted: /16 to /27 (an Application Load Balancer's subnets need at least a /27 with 8 free addresses)", n.SubnetCidrMask)
 			break
+		}
+		if azs < 2 || azs > 3 {
+			break // reported with the zones
 		}
 		groups := 2
 		if n.NatGateways > 0 {
 			groups = 3
 		}
-		subnets := groups * c.AzCount()
+		subnets := groups * azs
 		need := subnets << (32 - n.SubnetCidrMask)
 		if n.SubnetCidrMask <= prefix.Bits() || need > 1<<(32-prefix.Bits()) {
-			p.add(pre+"subnetCidrMask", "%d subnets of /%d (%d subnet groups x %d zones) do not fit in %s; use a larger vpcCidr or a longer subnetCidrMask", subnets, n.SubnetCidrMask, groups, c.AzCount(), n.VpcCidr)
+			p.add(pre+"subnetCidrMask", "%d subnets of /%d (%d subnet groups x %d zones) do not fit in %s; use a larger vpcCidr or a longer subnetCidrMask", subnets, n.SubnetCidrMask, groups, azs, n.VpcCidr)
 		}
 	}
-	if n.NatGateways < 0 || n.NatGateways > c.AzCount() {
-		p.add(pre+"natGateways", "%d is out of range; accepted: 0 to %d (one per availability zone at most)", n.NatGateways, c.AzCount())
+	if n.NatGateways < 0 || n.NatGateways > azs {
+		p.add(pre+"natGateways", "%d is out of range; accepted: 0 to %d (one per availability zone at most)", n.NatGateways, azs)
+	} else if c.Production() && n.NatGateways < azs {
+		// VpcProps.natGateways: with fewer gateways than zones, the private
+		// subnets of a zone without one route through another zone's.
+		p.add(pre+"natGateways", "a prod-profile environment needs one NAT gateway per zone (%d zones, %d gateways): the private subnets of a zone without its own gateway reach the internet through another zone's and are cut off when that zone fails", azs, n.NatGateways)
 	}
 	if !slices.Contains(logRetentionDays, n.FlowLogRetentionDays) {
 		p.add(pre+"flowLogRetentionDays", "%d is not a CloudWatch Logs retention; accepted: %s", n.FlowLogRetentionDays, ints(logRetentionDays))
-	}
-	if c.Production() && n.NatGateways < 2 && c.AzCount() >= 2 {
-		p.add(pre+"natGateways", "a prod-profile environment needs a NAT gateway per zone it uses (at least 2) so one zone's outage does not cut the service off")
 	}
 }
 
@@ -184,28 +239,47 @@ func validateDatabase(p *problems, pre string, c *Config) {
 	case EngineExternal:
 		validateExternal(p, pre+"external.", c)
 	default:
-		p.add(pre+"engine", "unknown engine %q; accepted: %s, %s, %s", d.Engine, EngineRDSPostgres, EngineTimescaleDB, EngineExternal)
+		p.add(pre+"engine", "unknown engine %q; accepted: %s", d.Engine, strings.Join(engines, ", "))
 	}
-	if d.Engine != EngineExternal && !identPattern.MatchString(d.DatabaseName) {
-		p.add(pre+"databaseName", "%q is not a database name; accepted: lower-case letters, digits and _, starting with a letter, at most 63 characters", d.DatabaseName)
+	if d.Engine != EngineExternal {
+		validateDatabaseName(p, pre+"databaseName", d.DatabaseName)
+		if !slices.Contains(logRetentionDays, d.LogRetentionDays) {
+			p.add(pre+"logRetentionDays", "%d is not a CloudWatch Logs retention; accepted: %s", d.LogRetentionDays, ints(logRetentionDays))
+		}
 	}
-	if d.Engine != EngineExternal && slices.Contains([]string{"postgres", "template0", "template1", "rdsadmin"}, d.DatabaseName) {
-		p.add(pre+"databaseName", "%q is reserved by PostgreSQL or RDS; choose another name", d.DatabaseName)
-	}
-	if !slices.Contains(logRetentionDays, d.LogRetentionDays) {
-		p.add(pre+"logRetentionDays", "%d is not a CloudWatch Logs retention; accepted: %s", d.LogRetentionDays, ints(logRetentionDays))
+}
+
+// validateDatabaseName: RDS's DBName for PostgreSQL is 1-63 letters, digits
+// and underscores starting with a letter, and cannot be a word the engine
+// reserves (CreateDBInstance, DBName).
+func validateDatabaseName(p *problems, setting, name string) {
+	switch {
+	case !identPattern.MatchString(name):
+		p.add(setting, "%q is not a database name; accepted: lower-case letters, digits and _, starting with a letter, at most 63 characters", name)
+	case slices.Contains(postgresReservedWords, name):
+		p.add(setting, "%q is a reserved key word of PostgreSQL (SQL Key Words appendix), which RDS refuses as a database name; choose another name", name)
+	case slices.Contains(rdsReservedDatabaseNames, name):
+		p.add(setting, "%q is reserved by PostgreSQL or RDS; choose another name", name)
 	}
 }
 
 func validateRDS(p *problems, pre string, c *Config) {
 	d := c.Database
-	if !dbClassPattern.MatchString(d.InstanceClass) {
-		p.add(pre+"instanceClass", "%q is not an RDS instance class; accepted: e.g. db.t4g.micro, db.m7g.large", d.InstanceClass)
-	} else if c.Production() && strings.HasPrefix(d.InstanceClass, "db.t") {
+	if _, ok := rdsClassMemoryGiB[d.InstanceClass]; !ok {
+		hint := ""
+		if m := nearest(d.InstanceClass, RDSInstanceClasses()); m != "" {
+			hint = fmt.Sprintf("did you mean %s? ", m)
+		}
+		p.add(pre+"instanceClass", "%q is not an RDS for PostgreSQL instance class; %saccepted: db.<family>.<size> of %s (e.g. db.t4g.micro, db.m7g.large)", d.InstanceClass, hint, strings.Join(rdsClassFamilies(), ", "))
+	} else if c.Production() && burstableClass(d.InstanceClass) {
 		p.add(pre+"instanceClass", "%q is a burstable class; a prod-profile environment needs a fixed-performance class such as db.m7g.large", d.InstanceClass)
 	}
-	if m := engineVersionPattern.FindStringSubmatch(d.EngineVersion); m == nil {
-		p.add(pre+"engineVersion", "%q is not a pinned PostgreSQL minor version; accepted: MAJOR.MINOR with major 16, 17 or 18, e.g. 17.9", d.EngineVersion)
+	switch {
+	case slices.Contains(postgresVersions, d.EngineVersion):
+	case slices.Contains(rdsDeprecatedPostgres, d.EngineVersion):
+		p.add(pre+"engineVersion", "PostgreSQL %s is deprecated on RDS, which no longer creates instances with it; accepted: %s", d.EngineVersion, strings.Join(postgresVersions, ", "))
+	default:
+		p.add(pre+"engineVersion", "%q is not a pinned PostgreSQL minor version aws-cdk-lib 2.276 and RDS offer; accepted: %s", d.EngineVersion, strings.Join(postgresVersions, ", "))
 	}
 	if d.AllocatedStorageGiB < 20 || d.AllocatedStorageGiB > 65536 {
 		p.add(pre+"allocatedStorageGiB", "%d is out of range; accepted: 20 to 65536 GiB (gp3)", d.AllocatedStorageGiB)
@@ -234,8 +308,8 @@ func validateRDS(p *problems, pre string, c *Config) {
 
 func validateTimescale(p *problems, pre string, c *Config) {
 	t := c.Database.Timescale
-	if !ec2TypePattern.MatchString(t.InstanceType) || !graviton.MatchString(t.InstanceType) {
-		p.add(pre+"instanceType", "%q is not a Graviton (arm64) EC2 instance type; accepted: e.g. t4g.small, m7g.large, r7g.large", t.InstanceType)
+	if !slices.Contains(gravitonTypes, t.InstanceType) {
+		p.add(pre+"instanceType", "%q is not a Graviton (arm64) EC2 instance type; accepted: e.g. t4g.small, m7g.large, r7g.large (families %s)", t.InstanceType, gravitonFamilies())
 	}
 	if t.VolumeSizeGiB < 10 || t.VolumeSizeGiB > 16384 {
 		p.add(pre+"volumeSizeGiB", "%d is out of range; accepted: 10 to 16384 GiB", t.VolumeSizeGiB)
@@ -261,12 +335,22 @@ func validateTimescale(p *problems, pre string, c *Config) {
 	}
 }
 
+func gravitonFamilies() string {
+	var fams []string
+	for _, t := range gravitonTypes {
+		if f, _, _ := strings.Cut(t, "."); !slices.Contains(fams, f) {
+			fams = append(fams, f)
+		}
+	}
+	return strings.Join(fams, ", ")
+}
+
 func validateExternal(p *problems, pre string, c *Config) {
 	e := c.Database.External
 	if e.SecretArn == "" {
 		p.add(pre+"secretArn", "required for engine external: the ARN of a Secrets Manager secret with host, port, dbname, username and password")
-	} else if !secretArnPattern.MatchString(e.SecretArn) {
-		p.add(pre+"secretArn", "%q is not a Secrets Manager secret ARN; accepted: arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME", e.SecretArn)
+	} else if msg := checkSecretArn(e.SecretArn); msg != "" {
+		p.add(pre+"secretArn", "%s", msg)
 	}
 	switch {
 	case e.SecurityGroupID == "" && e.Cidr == "":
@@ -287,10 +371,34 @@ func validateExternal(p *problems, pre string, c *Config) {
 	}
 }
 
+// checkSecretArn explains why arn is not a complete Secrets Manager secret
+// ARN (arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME-SUFFIX), or
+// returns "". CDK's Secret.fromSecretCompleteArn needs the six-character
+// suffix Secrets Manager appends to the name.
+func checkSecretArn(arn string) string {
+	const accepted = "accepted: arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-AbCdEf (the complete ARN: `aws secretsmanager describe-secret --secret-id NAME --query ARN`)"
+	parts := strings.SplitN(arn, ":", 7)
+	if len(parts) != 7 || parts[0] != "arn" || parts[2] != "secretsmanager" || parts[5] != "secret" {
+		return fmt.Sprintf("%q is not a Secrets Manager secret ARN; %s", arn, accepted)
+	}
+	partition, region, account, name := parts[1], parts[3], parts[4], parts[6]
+	switch {
+	case !knownRegion(region):
+		return fmt.Sprintf("%q names region %q, which aws-cdk-lib 2.276 does not know; %s", arn, region, accepted)
+	case partition != Partition(region):
+		return fmt.Sprintf("%q: region %s is in partition %s, not %s", arn, region, Partition(region), partition)
+	case !accountPattern.MatchString(account):
+		return fmt.Sprintf("%q: %q is not an account ID (12 digits)", arn, account)
+	case len(name) > 512 || !secretNamePattern.MatchString(name):
+		return fmt.Sprintf("%q does not end in the six-character suffix Secrets Manager adds to a secret's name (NAME-AbCdEf), which CDK's Secret.fromSecretCompleteArn requires; %s", arn, accepted)
+	}
+	return ""
+}
+
 func validateBackend(p *problems, pre string, c *Config) {
 	b := c.Backend
 	if mem := fargateMemory(b.Cpu); mem == nil {
-		p.add(pre+"cpu", "%d is not a Fargate CPU value; accepted: 256, 512, 1024, 2048, 4096, 8192, 16384", b.Cpu)
+		p.add(pre+"cpu", "%d is not a Fargate CPU value; accepted: %s", b.Cpu, ints(fargateCPUs))
 	} else if !slices.Contains(mem, b.MemoryMiB) {
 		p.add(pre+"memoryMiB", "Fargate does not run %d MiB with cpu %d; accepted: %s", b.MemoryMiB, b.Cpu, ints(mem))
 	}
@@ -315,8 +423,8 @@ func validateBackend(p *problems, pre string, c *Config) {
 	if len(b.HealthCheckPath) > 1024 || !healthPathPattern.MatchString(b.HealthCheckPath) {
 		p.add(pre+"healthCheckPath", "%q is not a URL path; accepted: a path starting with /, without spaces, at most 1024 characters, e.g. /api/health", b.HealthCheckPath)
 	}
-	if b.CpuArchitecture != "ARM64" && b.CpuArchitecture != "X86_64" {
-		p.add(pre+"cpuArchitecture", "%q is unknown; accepted: ARM64, X86_64", b.CpuArchitecture)
+	if !slices.Contains(cpuArchitectures, b.CpuArchitecture) {
+		p.add(pre+"cpuArchitecture", "%q is unknown; accepted: %s", b.CpuArchitecture, strings.Join(cpuArchitectures, ", "))
 	}
 	if c.Production() && b.Spot {
 		p.add(pre+"spot", "a prod-profile environment runs on-demand tasks; Spot tasks can be stopped at two minutes' notice")
@@ -367,13 +475,11 @@ func validateFrontend(p *problems, pre string, c *Config) {
 	case f.DomainName != "" && f.CertificateArn == "":
 		p.add(pre+"certificateArn", "required with frontend.domainName %q: the ARN of an ACM certificate in us-east-1 that covers it", f.DomainName)
 	case f.DomainName != "":
-		if !domainPattern.MatchString(f.DomainName) {
-			p.add(pre+"domainName", "%q is not a lower-case DNS name; accepted: e.g. app.example.com", f.DomainName)
+		if msg := checkDNSName(f.DomainName); msg != "" {
+			p.add(pre+"domainName", "%s", msg)
 		}
-		if m := acmArnPattern.FindStringSubmatch(f.CertificateArn); m == nil {
-			p.add(pre+"certificateArn", "%q is not an ACM certificate ARN; accepted: arn:aws:acm:us-east-1:ACCOUNT:certificate/ID", f.CertificateArn)
-		} else if m[1] != "us-east-1" {
-			p.add(pre+"certificateArn", "certificate is in %s; CloudFront only uses ACM certificates from us-east-1", m[1])
+		if msg := checkCertificateArn(f.CertificateArn, c.Account); msg != "" {
+			p.add(pre+"certificateArn", "%s", msg)
 		}
 	}
 	switch {
@@ -386,11 +492,61 @@ func validateFrontend(p *problems, pre string, c *Config) {
 		if !hostedZoneIDPattern.MatchString(f.HostedZoneID) {
 			p.add(pre+"hostedZoneId", "%q is not a Route 53 hosted zone ID; accepted: Z followed by upper-case letters and digits", f.HostedZoneID)
 		}
-		zone := strings.TrimSuffix(f.HostedZoneName, ".")
-		if f.DomainName != "" && f.DomainName != zone && !strings.HasSuffix(f.DomainName, "."+zone) {
+		zone := strings.ToLower(strings.TrimSuffix(f.HostedZoneName, "."))
+		domain := strings.ToLower(f.DomainName)
+		if msg := checkDNSName(zone); msg != "" {
+			p.add(pre+"hostedZoneName", "%s", msg)
+		} else if domain != "" && domain != zone && !strings.HasSuffix(domain, "."+zone) {
 			p.add(pre+"domainName", "%q is not inside hosted zone %q", f.DomainName, zone)
 		}
 	}
+}
+
+// checkDNSName explains why name is not a DNS host name, or returns "": at
+// most 253 characters, labels of 1-63 letters, digits and hyphens not at
+// either end (RFC 1035 section 2.3.4, RFC 1123 section 2.1), at least two
+// labels. Names are compared lower-cased (RFC 4343).
+func checkDNSName(name string) string {
+	name = strings.ToLower(name)
+	if len(name) > 253 {
+		return fmt.Sprintf("%q is %d characters long; DNS allows at most 253", name, len(name))
+	}
+	labels := strings.Split(name, ".")
+	if len(labels) < 2 {
+		return fmt.Sprintf("%q is not a DNS name; accepted: e.g. app.example.com", name)
+	}
+	for _, l := range labels {
+		if len(l) > 63 {
+			return fmt.Sprintf("label %q of %q is %d characters long; DNS allows at most 63", l, name, len(l))
+		}
+		if !dnsLabelPattern.MatchString(l) {
+			return fmt.Sprintf("%q is not a DNS name: label %q must be 1-63 letters, digits and hyphens, not starting or ending with a hyphen; accepted: e.g. app.example.com", name, l)
+		}
+	}
+	return ""
+}
+
+// checkCertificateArn explains why arn cannot serve the distribution, or
+// returns "". CloudFront only uses ACM certificates in us-east-1 (CloudFront
+// API, ViewerCertificate.ACMCertificateArn), and ACM certificates are used
+// only in their own account.
+func checkCertificateArn(arn, account string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	resource := ""
+	if len(parts) == 6 {
+		resource, _ = strings.CutPrefix(parts[5], "certificate/")
+	}
+	if len(parts) != 6 || parts[0] != "arn" || parts[1] != "aws" || parts[2] != "acm" ||
+		!accountPattern.MatchString(parts[4]) || !uuidPattern.MatchString(resource) {
+		return fmt.Sprintf("%q is not an ACM certificate ARN; accepted: arn:aws:acm:us-east-1:ACCOUNT:certificate/ID", arn)
+	}
+	if parts[3] != "us-east-1" {
+		return fmt.Sprintf("certificate is in %s; CloudFront only uses ACM certificates from us-east-1", parts[3])
+	}
+	if account != "" && parts[4] != account {
+		return fmt.Sprintf("certificate belongs to account %s, but the environment deploys to account %s: an ACM certificate can only be used by resources of its own account; request or import it in %s", parts[4], account, account)
+	}
+	return ""
 }
 
 func validateMonitoring(p *problems, pre string, c *Config) {
@@ -409,30 +565,43 @@ func validateMonitoring(p *problems, pre string, c *Config) {
 		"dbCpuPercent": m.DbCpuPercent, "cloudFront5xxPercent": m.CloudFront5xxPercent,
 	}
 	for _, k := range sortedKeys(percents) {
-		if v := percents[k]; v <= 0 || v > 100 {
+		if v := percents[k]; !(v > 0 && v <= 100) {
 			p.add(pre+k, "%v is out of range; accepted: more than 0 and at most 100 (percent)", v)
 		}
 	}
-	positive := map[string]float64{
-		"latencyP99Seconds": m.LatencyP99Seconds, "dbFreeStorageGiB": m.DbFreeStorageGiB,
-		"dbFreeableMemoryMiB": m.DbFreeableMemoryMiB, "dbConnections": m.DbConnections,
+	if !(m.LatencyP99Seconds > 0 && m.LatencyP99Seconds <= 60) {
+		p.add(pre+"latencyP99Seconds", "%v is out of range; accepted: more than 0 and at most 60 (the load balancer's idle timeout)", m.LatencyP99Seconds)
 	}
-	for _, k := range sortedKeys(positive) {
-		if positive[k] <= 0 {
-			p.add(pre+k, "%v is out of range; accepted: a number greater than 0", positive[k])
-		}
-	}
-	if m.LatencyP99Seconds > 60 {
-		p.add(pre+"latencyP99Seconds", "%v is out of range; accepted: at most 60 (the load balancer's idle timeout)", m.LatencyP99Seconds)
-	}
-	if c.Database.Engine == EngineRDSPostgres && m.DbFreeStorageGiB >= float64(c.Database.AllocatedStorageGiB) {
-		p.add(pre+"dbFreeStorageGiB", "%v GiB would alarm at once: it is not below database.allocatedStorageGiB (%d)", m.DbFreeStorageGiB, c.Database.AllocatedStorageGiB)
+	if c.Database.Engine == EngineRDSPostgres {
+		validateDatabaseAlarms(p, pre, c)
 	}
 	if c.Production() && !m.OperationsKeyRotation {
 		p.add(pre+"operationsKeyRotation", "must be true in a prod-profile environment")
 	}
 	if !slices.Contains(logRetentionDays, m.ExecSessionLogDays) {
 		p.add(pre+"execSessionLogDays", "%d is not a CloudWatch Logs retention; accepted: %s", m.ExecSessionLogDays, ints(logRetentionDays))
+	}
+}
+
+// validateDatabaseAlarms refuses thresholds of the RDS alarms that could
+// never be met, judged against the instance class and its storage.
+func validateDatabaseAlarms(p *problems, pre string, c *Config) {
+	m, d := c.Monitoring, c.Database
+	if !(m.DbFreeStorageGiB > 0) {
+		p.add(pre+"dbFreeStorageGiB", "%v is out of range; accepted: a number greater than 0", m.DbFreeStorageGiB)
+	} else if m.DbFreeStorageGiB >= float64(d.AllocatedStorageGiB) {
+		p.add(pre+"dbFreeStorageGiB", "%v GiB would alarm at once: it is not below database.allocatedStorageGiB (%d)", m.DbFreeStorageGiB, d.AllocatedStorageGiB)
+	}
+	gib, known := rdsClassMemoryGiB[d.InstanceClass]
+	if !(m.DbFreeableMemoryMiB > 0) {
+		p.add(pre+"dbFreeableMemoryMiB", "%v is out of range; accepted: a number greater than 0", m.DbFreeableMemoryMiB)
+	} else if mib := gib * 1024; known && m.DbFreeableMemoryMiB >= mib {
+		p.add(pre+"dbFreeableMemoryMiB", "%v MiB can never be healthy: %s has %v MiB of memory, so its freeable memory is always below the threshold and the alarm never leaves ALARM; accepted: less than %v", m.DbFreeableMemoryMiB, d.InstanceClass, mib, mib)
+	}
+	if !(m.DbConnections > 0) {
+		p.add(pre+"dbConnections", "%v is out of range; accepted: a number greater than 0", m.DbConnections)
+	} else if limit := rdsMaxConnections(d.InstanceClass); known && m.DbConnections > float64(limit) {
+		p.add(pre+"dbConnections", "%v can never be reached: RDS for PostgreSQL gives %s at most %d connections (max_connections = LEAST(DBInstanceClassMemory/9531392, 5000)), so the alarm would never fire; accepted: at most %d", m.DbConnections, d.InstanceClass, limit, limit)
 	}
 }
 

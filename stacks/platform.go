@@ -5,7 +5,9 @@ package stacks
 
 import (
 	"fmt"
+	"os"
 	"sort"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
@@ -29,35 +31,58 @@ func (p *Platform) Stacks() []awscdk.Stack {
 	return []awscdk.Stack{p.Network.Stack, p.Data.Stack, p.Compute.Stack, p.Frontend.Stack}
 }
 
-// LoadConfig reads the whole context of the app (cdk.json plus -c flags, as the
-// CLI passes them) into a validated configuration.
+// LoadConfig reads the app's configuration: its whole context (cdk.json's
+// context merged by the CLI with cdk.context.json, ~/.cdk.json and -c flags)
+// and, for the environments, root/cdk.json itself, so that nothing else can
+// define or change them (config.LoadProject).
 func LoadConfig(app awscdk.App, root string) (*config.Config, error) {
-	ctx, _ := unwrapJsii(app.Node().GetAllContext(nil)).(map[string]any)
-	return config.Load(ctx, root)
+	return config.LoadProject(app.Node().GetAllContext(nil), root)
 }
 
-// unwrapJsii turns jsii's wire form of nested maps ({"$jsii.map": {...}})
-// back into plain JSON values.
-func unwrapJsii(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		if inner, ok := t["$jsii.map"]; ok && len(t) == 1 {
-			return unwrapJsii(inner)
+// LoadConfigWith is LoadConfig with environments standing for cdk.json's:
+// tests build configuration variants with it, as an edited cdk.json.
+func LoadConfigWith(app awscdk.App, environments map[string]any, root string) (*config.Config, error) {
+	return config.Load(app.Node().GetAllContext(nil), environments, root)
+}
+
+// Guard runs build and turns a panic raised in it into an error of one
+// message: CDK's own validation errors reach Go as panics through jsii, and
+// a user should read what failed, not a goroutine trace. With CDK_DEBUG=true
+// (cdk --debug-app sets it) the panic goes on, trace and all.
+func Guard(build func() error) (err error) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
 		}
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			out[k] = unwrapJsii(e)
+		if os.Getenv("CDK_DEBUG") == "true" {
+			panic(r)
 		}
-		return out
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = unwrapJsii(e)
-		}
-		return out
+		err = fmt.Errorf("synthesis failed: %s", panicMessage(r))
+	}()
+	return build()
+}
+
+// panicMessage is the text of a recovered panic without JavaScript stack
+// frames (jsii adds them when JSII_HOST_STACK_TRACES is set).
+func panicMessage(r any) string {
+	var msg string
+	switch v := r.(type) {
+	case error:
+		msg = v.Error()
+	case string:
+		msg = v
 	default:
-		return v
+		msg = fmt.Sprint(v)
 	}
+	var lines []string
+	for _, l := range strings.Split(msg, "\n") {
+		if t := strings.TrimSpace(l); strings.HasPrefix(t, "at ") || t == "" {
+			continue
+		}
+		lines = append(lines, strings.TrimRight(l, " "))
+	}
+	return strings.Join(lines, "\n")
 }
 
 // NewPlatform adds the four stacks of one environment to the app.

@@ -144,7 +144,14 @@ func synthesize(env string, extra map[string]any) (*synth, error) {
 		StackTraces:                     jsii.Bool(false),
 		TreeMetadata:                    jsii.Bool(false),
 	})
-	cfg, err := stacks.LoadConfig(app, root)
+	load := stacks.LoadConfig
+	if envs, ok := extra[config.KeyEnvironments].(map[string]any); ok {
+		// A variant's environments stand for an edited cdk.json.
+		load = func(app awscdk.App, root string) (*config.Config, error) {
+			return stacks.LoadConfigWith(app, envs, root)
+		}
+	}
+	cfg, err := load(app, root)
 	if err != nil {
 		return nil, err
 	}

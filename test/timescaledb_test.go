@@ -27,6 +27,10 @@ func timescaleSynth(t *testing.T, env string) *synth {
 			settings["database"] = db
 		}
 		db["engine"] = config.EngineTimescaleDB
+		// Settings only rds-postgres reads are refused under another engine.
+		for _, k := range []string{"instanceClass", "engineVersion", "multiAz", "deletionProtection"} {
+			delete(db, k)
+		}
 		// The host installs packages at boot: it needs NAT, which the dev
 		// profile leaves out to save money; tasks then stay private too.
 		if network, _ := settings["network"].(map[string]any); network != nil && network["natGateways"] == float64(0) {
