@@ -122,7 +122,7 @@ func TestPITRRehearsal(t *testing.T) {
 func newRehearsal(t *testing.T) *rehearsal {
 	r := &rehearsal{t: t, pgPort: freePort(t), s3Port: freePort(t)}
 	r.bin = postgresBin(t)
-	for _, tool := range []string{"pgbackrest", "jq", "python3"} {
+	for _, tool := range []string{"pgbackrest", "jq", motoPython()} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s is not installed; run constructs/timescaledb/rehearse-pitr.sh, which installs it", tool)
 		}
@@ -218,14 +218,14 @@ func newRehearsal(t *testing.T) *rehearsal {
 func (r *rehearsal) startS3() {
 	t := r.t
 	motoPort := freePort(t)
-	cmd := exec.Command("python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", strconv.Itoa(motoPort))
+	cmd := exec.Command(motoPython(), "-m", "moto.server", "-H", "127.0.0.1", "-p", strconv.Itoa(motoPort))
 	logFile, err := os.Create(filepath.Join(r.dir, "moto.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("moto's server does not start (python3 -m moto.server): %v", err)
+		t.Fatalf("moto's server does not start (%s -m moto.server): %v", motoPython(), err)
 	}
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
@@ -445,6 +445,15 @@ func (r *rehearsal) dumpLogs() {
 		}
 		r.t.Logf("---- %s (tail)\n%s", path, data)
 	}
+}
+
+// motoPython is the Python that runs moto's server (TSA_MOTO_PYTHON, set by
+// rehearse-pitr.sh, or python3).
+func motoPython() string {
+	if py := os.Getenv("TSA_MOTO_PYTHON"); py != "" {
+		return py
+	}
+	return "python3"
 }
 
 // postgresBin is PG_BINDIR or the newest installed PostgreSQL.

@@ -14,7 +14,17 @@ root=$(cd "$here/../.." && pwd)
 log() { echo "rehearse-pitr: $*" >&2; }
 
 have_postgres() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || [ -n "${PG_BINDIR:-}" ]; }
-have_moto() { python3 -c 'import moto.server' 2>/dev/null; }
+# The Python that has moto: the image's python3, or Debian's after installing.
+have_moto() {
+  local py
+  for py in "${TSA_MOTO_PYTHON:-python3}" /usr/bin/python3; do
+    if "$py" -c 'import moto.server' 2>/dev/null; then
+      export TSA_MOTO_PYTHON=$py
+      return 0
+    fi
+  done
+  return 1
+}
 
 missing=()
 have_postgres || missing+=(postgresql)
@@ -33,7 +43,8 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 have_postgres || { log "no PostgreSQL server after installing"; exit 1; }
-have_moto || { log "python3 cannot import moto.server after installing"; exit 1; }
+have_moto || { log "no python3 can import moto.server after installing"; exit 1; }
+log "S3 on loopback: $TSA_MOTO_PYTHON -m moto.server"
 
 shellcheck --shell=bash --severity=style "$here"/payload/*.sh "$here"/rehearse-pitr.sh
 

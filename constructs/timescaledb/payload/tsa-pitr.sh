@@ -14,6 +14,8 @@
 # cluster, overriding the locations below through the environment.
 set -euo pipefail
 shopt -s inherit_errexit
+# The AWS CLI is a snap; systemd units may not have /snap/bin on their PATH.
+export PATH=$PATH:/snap/bin
 
 env_file=${TSA_ENV_FILE:-/etc/tsa/timescaledb.env}
 if [ -r "$env_file" ]; then
