@@ -461,7 +461,8 @@ func newTimescaleArchive(scope cdkconstructs.Construct, p TimescaleDatabaseProps
 		keyProps.PendingWindow = awscdk.Duration_Days(jsii.Number(7))
 	}
 	key := awskms.NewKey(scope, jsii.String("ArchiveKey"), keyProps)
-	// S3 delivers server access logs only to SSE-S3 buckets.
+	// SSE-S3, like the project's other log buckets: the logs hold request
+	// metadata, not data, and log delivery needs no key grant this way.
 	logs := awss3.NewBucket(scope, jsii.String("ArchiveAccessLogs"), &awss3.BucketProps{
 		Encryption:        awss3.BucketEncryption_S3_MANAGED,
 		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
