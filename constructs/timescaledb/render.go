@@ -79,7 +79,8 @@ const (
 	// rewrites postgresql.conf at every boot, so its rules must not move).
 	DefaultTimescaleToolsVersion = "0.19.0"
 	// DefaultPgBackRestVersion pins pgBackRest from PGDG. Ubuntu 24.04's own
-	// package (2.50) predates PostgreSQL 17 support (2.53.1).
+	// package froze at its April 2024 release, before pgBackRest supported
+	// PostgreSQL 17 (2.53.1, August 2024).
 	DefaultPgBackRestVersion = "2.58.0"
 	// MaxUserDataBytes is EC2's limit on user data (before base64).
 	MaxUserDataBytes = 16 * 1024
