@@ -98,15 +98,49 @@ type Database struct {
 
 // Timescale configures the self-managed TimescaleDB tier (engine "timescaledb").
 type Timescale struct {
-	InstanceType        string `json:"instanceType"`
-	VolumeSizeGiB       int    `json:"volumeSizeGiB"`
-	PostgresMajor       int    `json:"postgresMajor"`
-	TimescaleVersion    string `json:"timescaleVersion"`
-	BackupRetentionDays int    `json:"backupRetentionDays"`
+	InstanceType  string `json:"instanceType"`
+	VolumeSizeGiB int    `json:"volumeSizeGiB"`
+	PostgresMajor int    `json:"postgresMajor"`
+	// PostgresMinor pins the PostgreSQL minor release the host installs
+	// (PostgresMajor.PostgresMinor); moving it is a deliberate change that
+	// replaces the host.
+	PostgresMinor    int    `json:"postgresMinor"`
+	TimescaleVersion string `json:"timescaleVersion"`
+	// BackupRetentionDays keeps AWS Backup's daily snapshots of the data
+	// volume; 0 takes none (point-in-time recovery comes from Pitr).
+	BackupRetentionDays int `json:"backupRetentionDays"`
 	// AmiID pins the host image (an Ubuntu 24.04 arm64 AMI of the pinned
 	// region). Without it every deploy reads Canonical's current image, and a
 	// new image replaces the host (the data volume stays).
 	AmiID string `json:"amiId"`
+	// AvailabilityZone holds the data volume and the host: one of
+	// availabilityZones, written out so that it never moves.
+	AvailabilityZone string `json:"availabilityZone"`
+	// EbsKmsKeyArn is the customer-managed KMS key that encrypts the host's
+	// EBS volumes when the account's default EBS key is one; the host role
+	// gets the grants attaching such a volume needs.
+	EbsKmsKeyArn string           `json:"ebsKmsKeyArn"`
+	Pitr         TimescalePitr    `json:"pitr"`
+	Restore      TimescaleRestore `json:"restore"`
+}
+
+// TimescalePitr configures continuous archiving (pgBackRest to S3): WAL
+// every minute plus scheduled full and differential backups.
+type TimescalePitr struct {
+	// RetentionDays is the window any point of which can be restored.
+	RetentionDays int `json:"retentionDays"`
+	// FullBackupWeekday takes the weekly full backup (Mon ... Sun); the other
+	// days take a differential backup.
+	FullBackupWeekday string `json:"fullBackupWeekday"`
+	// BackupHourUtc is the hour (UTC) the daily backup starts.
+	BackupHourUtc int `json:"backupHourUtc"`
+}
+
+// TimescaleRestore brings the tier back at a point in time: a new data volume
+// restored from the archive replaces the current one.
+type TimescaleRestore struct {
+	// TargetTime is the RFC 3339 time to restore to; empty for no restore.
+	TargetTime string `json:"targetTime"`
 }
 
 // External configures an existing database (engine "external").

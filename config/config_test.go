@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -296,6 +297,36 @@ func TestPinnedEnvironment(t *testing.T) {
 	assert.Equal(t, 2, cfg.AzCount())
 }
 
+// TestTimescaleEngine: a pinned environment runs the timescaledb tier with
+// its zone written out; dev takes no volume snapshots (nothing blocks `cdk
+// destroy`) and every profile archives for point-in-time recovery.
+func TestTimescaleEngine(t *testing.T) {
+	pinned := `{"account":"123456789012","region":"eu-west-1","availabilityZones":["eu-west-1a","eu-west-1b"]%s}`
+	// The whole database block is replaced: rds-postgres settings in cdk.json
+	// are refused under another engine.
+	withTimescale := func(env, patch, timescale string) map[string]any {
+		ctx := withEnv(t, env, fmt.Sprintf(pinned, patch))
+		var db map[string]any
+		require.NoError(t, json.Unmarshal([]byte(fmt.Sprintf(`{"engine":"timescaledb","timescale":{"availabilityZone":"eu-west-1b"%s}}`, timescale)), &db))
+		ctx[KeyEnvironments].(map[string]any)[env].(map[string]any)["database"] = db
+		return ctx
+	}
+	dev, err := load(withTimescale("dev", `,"network":{"natGateways":1},"backend":{"assignPublicIp":false}`, ``))
+	require.NoError(t, err)
+	ts := dev.Database.Timescale
+	assert.Equal(t, "eu-west-1b", ts.AvailabilityZone)
+	assert.Equal(t, 0, ts.BackupRetentionDays, "dev: no AWS Backup vault")
+	assert.Equal(t, TimescalePitr{RetentionDays: 7, FullBackupWeekday: "Sun", BackupHourUtc: 2}, ts.Pitr)
+	assert.Empty(t, ts.Restore.TargetTime)
+
+	prod, err := load(withTimescale("prod", ``, `,"amiId":"ami-0123456789abcdef0","restore":{"targetTime":"2026-11-28T09:30:00Z"}`))
+	require.NoError(t, err)
+	ts = prod.Database.Timescale
+	assert.Equal(t, 35, ts.BackupRetentionDays)
+	assert.Equal(t, 14, ts.Pitr.RetentionDays)
+	assert.Equal(t, "2026-11-28T09:30:00Z", ts.Restore.TargetTime)
+}
+
 func TestExternalEngine(t *testing.T) {
 	ctx := withEnv(t, "dev", `{}`)
 	ctx[KeyEnvironments].(map[string]any)["dev"].(map[string]any)["database"] = m("engine", "external", "external", m("secretArn", "arn:aws:secretsmanager:us-east-1:123456789012:secret:tsa/db-AbCdEf", "cidr", "10.50.0.0/24"))
@@ -446,6 +477,20 @@ func TestInvalidConfigurations(t *testing.T) {
 		{name: "external security group and CIDR", env: "dev", db: `{"engine":"external","external":{"secretArn":"arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf","securityGroupId":"sg-0123456789abcdef0","cidr":"10.50.0.0/24"}}`, setting: "environments.dev.database.external.securityGroupId", want: "not both"},
 		{name: "timescale AMI malformed", env: "dev", patch: `{"network":{"natGateways":1},"backend":{"assignPublicIp":false}}`, db: `{"engine":"timescaledb","timescale":{"amiId":"ubuntu"}}`, setting: "environments.dev.database.timescale.amiId", want: "not an AMI ID"},
 		{name: "timescale AMI without region", env: "dev", patch: `{"network":{"natGateways":1},"backend":{"assignPublicIp":false}}`, db: `{"engine":"timescaledb","timescale":{"amiId":"ami-0123456789abcdef0"}}`, setting: "environments.dev.database.timescale.amiId", want: "belongs to one region"},
+		{name: "timescale unpinned", env: "dev", patch: `{"network":{"natGateways":1},"backend":{"assignPublicIp":false}}`, db: `{"engine":"timescaledb"}`, setting: "environments.dev.database.timescale.availabilityZone", want: "pin account, region and availabilityZones"},
+		{name: "timescale zone missing", env: "dev", patch: `{"account":"123456789012","region":"eu-west-1","availabilityZones":["eu-west-1a","eu-west-1b"],"network":{"natGateways":1},"backend":{"assignPublicIp":false}}`, db: `{"engine":"timescaledb"}`, setting: "environments.dev.database.timescale.availabilityZone", want: "required for engine timescaledb: the zone of the data volume and the host; accepted: eu-west-1a, eu-west-1b"},
+		{name: "timescale zone not pinned", env: "dev", patch: `{"account":"123456789012","region":"eu-west-1","availabilityZones":["eu-west-1a","eu-west-1b"],"network":{"natGateways":1},"backend":{"assignPublicIp":false}}`, db: `{"engine":"timescaledb","timescale":{"availabilityZone":"eu-west-1c"}}`, setting: "environments.dev.database.timescale.availabilityZone", want: "not one of availabilityZones; accepted: eu-west-1a, eu-west-1b"},
+		{name: "timescale prod without AMI", env: "prod", patch: `{"account":"123456789012","region":"eu-west-1","availabilityZones":["eu-west-1a","eu-west-1b"]}`, db: `{"engine":"timescaledb","timescale":{"availabilityZone":"eu-west-1a","instanceType":"m7g.large"}}`, setting: "environments.prod.database.timescale.amiId", want: "required in a prod-profile environment"},
+		{name: "timescale EBS key malformed", env: "dev", patch: `{"account":"123456789012","region":"eu-west-1","availabilityZones":["eu-west-1a","eu-west-1b"],"network":{"natGateways":1},"backend":{"assignPublicIp":false}}`, db: `{"engine":"timescaledb","timescale":{"availabilityZone":"eu-west-1a","ebsKmsKeyArn":"alias/aws/ebs"}}`, setting: "environments.dev.database.timescale.ebsKmsKeyArn", want: "not a KMS key ARN"},
+		{name: "timescale EBS key other region", env: "dev", patch: `{"account":"123456789012","region":"eu-west-1","availabilityZones":["eu-west-1a","eu-west-1b"],"network":{"natGateways":1},"backend":{"assignPublicIp":false}}`, db: `{"engine":"timescaledb","timescale":{"availabilityZone":"eu-west-1a","ebsKmsKeyArn":"arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}}`, setting: "environments.dev.database.timescale.ebsKmsKeyArn", want: "only use a key of their own region"},
+		{name: "timescale snapshots negative", env: "dev", patch: `{"account":"123456789012","region":"eu-west-1","availabilityZones":["eu-west-1a","eu-west-1b"],"network":{"natGateways":1},"backend":{"assignPublicIp":false}}`, db: `{"engine":"timescaledb","timescale":{"availabilityZone":"eu-west-1a","backupRetentionDays":-1}}`, setting: "environments.dev.database.timescale.backupRetentionDays", want: "accepted: 0 (no volume snapshots) to 35"},
+		{name: "timescale minor negative", env: "dev", patch: `{"account":"123456789012","region":"eu-west-1","availabilityZones":["eu-west-1a","eu-west-1b"],"network":{"natGateways":1},"backend":{"assignPublicIp":false}}`, db: `{"engine":"timescaledb","timescale":{"availabilityZone":"eu-west-1a","postgresMinor":-1}}`, setting: "environments.dev.database.timescale.postgresMinor", want: "accepted: 0 to 99"},
+		{name: "pitr retention zero", env: "dev", patch: `{"account":"123456789012","region":"eu-west-1","availabilityZones":["eu-west-1a","eu-west-1b"],"network":{"natGateways":1},"backend":{"assignPublicIp":false}}`, db: `{"engine":"timescaledb","timescale":{"availabilityZone":"eu-west-1a","pitr":{"retentionDays":0}}}`, setting: "environments.dev.database.timescale.pitr.retentionDays", want: "accepted: 1 to 365"},
+		{name: "pitr retention short in prod", env: "prod", patch: `{"account":"123456789012","region":"eu-west-1","availabilityZones":["eu-west-1a","eu-west-1b"]}`, db: `{"engine":"timescaledb","timescale":{"availabilityZone":"eu-west-1a","amiId":"ami-0123456789abcdef0","pitr":{"retentionDays":3}}}`, setting: "environments.prod.database.timescale.pitr.retentionDays", want: "accepted: 7 to 365"},
+		{name: "pitr weekday", env: "dev", patch: `{"account":"123456789012","region":"eu-west-1","availabilityZones":["eu-west-1a","eu-west-1b"],"network":{"natGateways":1},"backend":{"assignPublicIp":false}}`, db: `{"engine":"timescaledb","timescale":{"availabilityZone":"eu-west-1a","pitr":{"fullBackupWeekday":"Sunday"}}}`, setting: "environments.dev.database.timescale.pitr.fullBackupWeekday", want: "accepted: Mon, Tue, Wed, Thu, Fri, Sat, Sun"},
+		{name: "pitr hour", env: "dev", patch: `{"account":"123456789012","region":"eu-west-1","availabilityZones":["eu-west-1a","eu-west-1b"],"network":{"natGateways":1},"backend":{"assignPublicIp":false}}`, db: `{"engine":"timescaledb","timescale":{"availabilityZone":"eu-west-1a","pitr":{"backupHourUtc":24}}}`, setting: "environments.dev.database.timescale.pitr.backupHourUtc", want: "accepted: 0 to 23"},
+		{name: "restore time malformed", env: "dev", patch: `{"account":"123456789012","region":"eu-west-1","availabilityZones":["eu-west-1a","eu-west-1b"],"network":{"natGateways":1},"backend":{"assignPublicIp":false}}`, db: `{"engine":"timescaledb","timescale":{"availabilityZone":"eu-west-1a","restore":{"targetTime":"yesterday 9:30"}}}`, setting: "environments.dev.database.timescale.restore.targetTime", want: "not an RFC 3339 time"},
+		{name: "restore time in the future", env: "dev", patch: `{"account":"123456789012","region":"eu-west-1","availabilityZones":["eu-west-1a","eu-west-1b"],"network":{"natGateways":1},"backend":{"assignPublicIp":false}}`, db: `{"engine":"timescaledb","timescale":{"availabilityZone":"eu-west-1a","restore":{"targetTime":"2999-01-01T00:00:00Z"}}}`, setting: "environments.dev.database.timescale.restore.targetTime", want: "in the future"},
 		{name: "Fargate CPU unknown", env: "dev", patch: `{"backend":{"cpu":300}}`, setting: "environments.dev.backend.cpu", want: "accepted: 256, 512, 1024"},
 		{name: "Fargate CPU/memory pair refused", env: "dev", patch: `{"backend":{"cpu":256,"memoryMiB":4096}}`, setting: "environments.dev.backend.memoryMiB", want: "Fargate does not run 4096 MiB with cpu 256; accepted: 512, 1024, 2048"},
 		{name: "Fargate memory step", env: "dev", patch: `{"backend":{"cpu":1024,"memoryMiB":2500}}`, setting: "environments.dev.backend.memoryMiB", want: "accepted: 2048, 3072"},

@@ -31,11 +31,15 @@ func defaults(profile string) Config {
 			MonitoringIntervalSeconds: 0,
 			LogRetentionDays:          14,
 			Timescale: Timescale{
-				InstanceType:        "t4g.small",
-				VolumeSizeGiB:       20,
-				PostgresMajor:       17,
-				TimescaleVersion:    "2.30.0",
-				BackupRetentionDays: 7,
+				InstanceType:     "t4g.small",
+				VolumeSizeGiB:    20,
+				PostgresMajor:    17,
+				PostgresMinor:    9,
+				TimescaleVersion: "2.30.0",
+				// Dev restores from the pgBackRest archive only: no vault of
+				// recovery points stands in the way of `cdk destroy`.
+				BackupRetentionDays: 0,
+				Pitr:                TimescalePitr{RetentionDays: 7, FullBackupWeekday: "Sun", BackupHourUtc: 2},
 			},
 			External: External{Port: 5432},
 		},
@@ -97,6 +101,7 @@ func defaults(profile string) Config {
 		c.Database.Timescale.InstanceType = "m7g.large"
 		c.Database.Timescale.VolumeSizeGiB = 100
 		c.Database.Timescale.BackupRetentionDays = 35
+		c.Database.Timescale.Pitr.RetentionDays = 14
 		c.Backend.Cpu = 1024
 		c.Backend.MemoryMiB = 2048
 		c.Backend.DesiredCount = 2

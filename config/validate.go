@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -317,22 +318,84 @@ func validateTimescale(p *problems, pre string, c *Config) {
 	if t.PostgresMajor < 15 || t.PostgresMajor > 17 {
 		p.add(pre+"postgresMajor", "%d is not supported; accepted: 15, 16 or 17", t.PostgresMajor)
 	}
+	if t.PostgresMinor < 0 || t.PostgresMinor > 99 {
+		p.add(pre+"postgresMinor", "%d is not a PostgreSQL minor release; accepted: 0 to 99 (e.g. 9 for %d.9)", t.PostgresMinor, t.PostgresMajor)
+	}
 	if !semverPattern.MatchString(t.TimescaleVersion) || !strings.HasPrefix(t.TimescaleVersion, "2.") {
 		p.add(pre+"timescaleVersion", "%q is not a pinned TimescaleDB 2.x version; accepted: e.g. 2.30.0", t.TimescaleVersion)
 	}
-	if t.BackupRetentionDays < 1 || t.BackupRetentionDays > 35 {
-		p.add(pre+"backupRetentionDays", "%d is out of range; accepted: 1 to 35 days", t.BackupRetentionDays)
-	} else if c.Production() && t.BackupRetentionDays < 7 {
+	switch {
+	case t.BackupRetentionDays < 0 || t.BackupRetentionDays > 35:
+		p.add(pre+"backupRetentionDays", "%d is out of range; accepted: 0 (no volume snapshots) to 35 days", t.BackupRetentionDays)
+	case c.Production() && t.BackupRetentionDays < 7:
 		p.add(pre+"backupRetentionDays", "%d is too short for a prod-profile environment; accepted: 7 to 35 days", t.BackupRetentionDays)
 	}
-	if t.AmiID != "" && !amiPattern.MatchString(t.AmiID) {
+	switch {
+	case t.AmiID != "" && !amiPattern.MatchString(t.AmiID):
 		p.add(pre+"amiId", "%q is not an AMI ID; accepted: ami- followed by 8 or 17 hex digits", t.AmiID)
-	} else if t.AmiID != "" && c.Region == "" {
+	case t.AmiID != "" && c.Region == "":
 		p.add(pre+"amiId", "an AMI ID belongs to one region: set account, region and availabilityZones too")
+	case t.AmiID == "" && c.Production():
+		p.add(pre+"amiId", "required in a prod-profile environment: without it every deploy reads Canonical's current image and a new image replaces the database host; accepted: the Ubuntu 24.04 arm64 AMI (ami-...) of %s to run", orAny(c.Region))
 	}
 	if c.Production() && strings.HasPrefix(t.InstanceType, "t") {
 		p.add(pre+"instanceType", "%q is a burstable type; a prod-profile environment needs a fixed-performance type such as m7g.large", t.InstanceType)
 	}
+	// The data volume lives in one zone. A zone derived at deploy time
+	// (Fn::GetAZs) can change, and a changed zone replaces the volume, so
+	// the zone is a literal from the pinned availabilityZones.
+	switch {
+	case len(c.AvailabilityZones) == 0:
+		p.add(pre+"availabilityZone", "engine timescaledb keeps its data on a volume in one zone that must never move: pin account, region and availabilityZones, and name one of them here")
+	case t.AvailabilityZone == "":
+		p.add(pre+"availabilityZone", "required for engine timescaledb: the zone of the data volume and the host; accepted: %s (never change it once deployed)", strings.Join(c.AvailabilityZones, ", "))
+	case !slices.Contains(c.AvailabilityZones, t.AvailabilityZone):
+		p.add(pre+"availabilityZone", "%q is not one of availabilityZones; accepted: %s", t.AvailabilityZone, strings.Join(c.AvailabilityZones, ", "))
+	}
+	if t.EbsKmsKeyArn != "" {
+		m := kmsKeyArnPattern.FindStringSubmatch(t.EbsKmsKeyArn)
+		switch {
+		case m == nil:
+			p.add(pre+"ebsKmsKeyArn", "%q is not a KMS key ARN; accepted: arn:aws:kms:REGION:ACCOUNT:key/KEY-ID (the account's default EBS key: aws ec2 get-ebs-default-kms-key-id)", t.EbsKmsKeyArn)
+		case m[1] != c.Region:
+			p.add(pre+"ebsKmsKeyArn", "the key is in region %s; EBS volumes in %s can only use a key of their own region; accepted: a key ARN of region %s", m[1], orAny(c.Region), orAny(c.Region))
+		}
+	}
+	pitr := t.Pitr
+	pitrPre := pre + "pitr."
+	switch {
+	case pitr.RetentionDays < 1 || pitr.RetentionDays > 365:
+		p.add(pitrPre+"retentionDays", "%d is out of range; accepted: 1 to 365 days", pitr.RetentionDays)
+	case c.Production() && pitr.RetentionDays < 7:
+		p.add(pitrPre+"retentionDays", "%d is too short for a prod-profile environment; accepted: 7 to 365 days", pitr.RetentionDays)
+	}
+	if !slices.Contains(weekdays, pitr.FullBackupWeekday) {
+		p.add(pitrPre+"fullBackupWeekday", "%q is not a weekday; accepted: %s", pitr.FullBackupWeekday, strings.Join(weekdays, ", "))
+	}
+	if pitr.BackupHourUtc < 0 || pitr.BackupHourUtc > 23 {
+		p.add(pitrPre+"backupHourUtc", "%d is not an hour; accepted: 0 to 23", pitr.BackupHourUtc)
+	}
+	if target := t.Restore.TargetTime; target != "" {
+		at, err := time.Parse(time.RFC3339, target)
+		switch {
+		case err != nil:
+			p.add(pre+"restore.targetTime", "%q is not an RFC 3339 time; accepted: e.g. 2026-11-28T09:30:00Z", target)
+		case at.After(time.Now()):
+			p.add(pre+"restore.targetTime", "%s is in the future; accepted: a past time inside the pitr.retentionDays window", target)
+		}
+	}
+}
+
+// weekdays are the day names systemd calendar events accept.
+var weekdays = []string{"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"}
+
+var kmsKeyArnPattern = regexp.MustCompile(`^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):key/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$`)
+
+func orAny(s string) string {
+	if s == "" {
+		return "(not pinned)"
+	}
+	return s
 }
 
 func gravitonFamilies() string {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tsa-platform/infra/config"
 	tsaconstructs "github.com/tsa-platform/infra/constructs"
+	"github.com/tsa-platform/infra/constructs/timescaledb"
 )
 
 // DataStackProps configures the data stack.
@@ -73,20 +74,32 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 			MachineImage:        image,
 			Vpc:                 props.Vpc,
 			VpcSubnets:          &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS},
+			AvailabilityZone:    ts.AvailabilityZone,
 			InstanceType:        ts.InstanceType,
 			VolumeSizeGiB:       ts.VolumeSizeGiB,
 			PostgresMajor:       ts.PostgresMajor,
+			PostgresMinor:       ts.PostgresMinor,
 			TimescaleVersion:    ts.TimescaleVersion,
 			DatabaseName:        d.DatabaseName,
 			BackupRetentionDays: ts.BackupRetentionDays,
-			LogRetention:        Retention(d.LogRetentionDays),
-			Production:          cfg.Production(),
-			ClientCidr:          cfg.Network.VpcCidr,
-			DNSZoneName:         fmt.Sprintf("%s-%s.internal", config.Project, cfg.Name),
-			CpuAlarmPercent:     cfg.Monitoring.DbCpuPercent,
+			Pitr: timescaledb.Pitr{
+				RetentionDays:     ts.Pitr.RetentionDays,
+				FullBackupWeekday: ts.Pitr.FullBackupWeekday,
+				BackupHourUtc:     ts.Pitr.BackupHourUtc,
+			},
+			RestoreTarget:     ts.Restore.TargetTime,
+			EbsKmsKeyArn:      ts.EbsKmsKeyArn,
+			LogRetention:      Retention(d.LogRetentionDays),
+			LogRetentionDays:  d.LogRetentionDays,
+			Production:        cfg.Production(),
+			ClientCidr:        cfg.Network.VpcCidr,
+			DNSZoneName:       fmt.Sprintf("%s-%s.internal", config.Project, cfg.Name),
+			CpuAlarmPercent:   cfg.Monitoring.DbCpuPercent,
+			EvaluationPeriods: cfg.Monitoring.EvaluationPeriods,
 		})
 		db = tsdb.Database
-		// The host's own alarms (recovery, status checks, CPU, disk) page too.
+		// The host's own alarms (recovery, status checks, CPU, disk,
+		// PostgreSQL liveness, archive lag, backup age) page too.
 		notify := awscloudwatchactions.NewSnsAction(props.AlarmTopic)
 		for _, a := range tsdb.Alarms {
 			a.AddAlarmAction(notify)
@@ -94,6 +107,7 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 		}
 		output(stack, "DatabaseInstanceId", tsdb.Instance.InstanceId(), "EC2 instance of the TimescaleDB host (aws ssm start-session --target ID)")
 		output(stack, "DatabaseVolumeId", tsdb.DataVolume.VolumeId(), "EBS volume holding the TimescaleDB data directory")
+		output(stack, "ArchiveBucketName", tsdb.Archive.BucketName(), "S3 bucket of the TimescaleDB archive (pgBackRest WAL and backups)")
 	case config.EngineExternal:
 		db = externalDatabase(stack, cfg, props.Vpc)
 	default:
