@@ -669,7 +669,7 @@ func (d *checkedDoc) checkPostgresLogFilters() {
 // answers as the CLI does for a missing output ("None" for a null --query
 // result, nothing for an empty list, an error status for a missing stack):
 // each must fail the helper, and a real value must pass through.
-func (d *checkedDoc) checkOutputHelper(t *testing.T) {
+func (d *checkedDoc) checkOutputHelper() {
 	fn, ok := d.funcs["out"]
 	if !ok {
 		if d.name == "docs/runbook.md" {
@@ -710,7 +710,7 @@ func checkDocs(t *testing.T, docs []*checkedDoc) {
 		d.checkCDK()
 		d.checkProcedures()
 		d.checkPostgresLogFilters()
-		d.checkOutputHelper(t)
+		d.checkOutputHelper()
 	}
 }
 

@@ -124,3 +124,20 @@ func TestDocumentedOutputsExist(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeDestroyLeftovers: the README's list of what a dev destroy leaves
+// states the KMS key's pending window the dev template sets.
+func TestReadmeDestroyLeftovers(t *testing.T) {
+	_, section, ok := strings.Cut(readme(t), "\n### What a dev destroy leaves\n")
+	if !assert.True(t, ok, "README has a section on what a dev destroy leaves") {
+		return
+	}
+	section, _, _ = strings.Cut(section, "\n### ")
+	_, key := one(t, envs["dev"].raw["network"], "AWS::KMS::Key")
+	assert.Equal(t, "Delete", key["DeletionPolicy"], "dev schedules its key for deletion")
+	days, ok := props(key)["PendingWindowInDays"].(float64)
+	if assert.True(t, ok, "dev's key has a pending window") {
+		assert.Contains(t, section, fmt.Sprintf("pending deletion for %d days", int(days)))
+	}
+	assert.NotContains(t, readme(t), "leaves nothing billable behind")
+}
