@@ -131,7 +131,8 @@ func parseDoc(name, markdown string, runbook bool) *checkedDoc {
 					span.Write(t.Segment.Value(src))
 				}
 			}
-			s := span.String()
+			// CommonMark turns line endings inside a code span into spaces.
+			s := strings.ReplaceAll(span.String(), "\n", " ")
 			if strings.HasPrefix(s, "aws ") || strings.HasPrefix(s, "cdk ") || strings.HasPrefix(s, "npx ") {
 				off := 0
 				if t, ok := n.FirstChild().(*ast.Text); ok {
