@@ -144,6 +144,8 @@ func NewPlatform(app awscdk.App, cfg *config.Config) *Platform {
 		// log groups aws-cdk-lib creates for its own deploy-time handlers.
 		awscdk.RemovalPolicies_Of(app).Destroy(&awscdk.RemovalPolicyProps{ApplyToResourceTypes: jsii.Strings("AWS::Logs::LogGroup")})
 	}
+	// Deploy-time handlers keep their logs as long as the API does (handlerlogs.go).
+	HandlerLogGroups(app, cfg.Backend.LogRetentionDays, removal(cfg))
 	suppressNagFindings(p, cfg)
 	return p
 }

@@ -393,32 +393,42 @@ func TestMonitoringCloudFrontAlarmRegion(t *testing.T) {
 	assert.Len(t, alarmsByName(pinned), len(alarmTable(pinned.cfg))-1, "every other alarm exists in the pinned environment")
 }
 
-// runbookOutputsOfOtherEngines are outputs the runbook uses that only the
-// timescaledb data tier declares.
-var runbookOutputsOfOtherEngines = map[string]bool{"DatabaseVolumeId": true}
-
-// TestMonitoringRunbook: the runbook's commands read stack outputs that the
-// stacks really declare, and every alarm has its section (the alarm
-// descriptions link to it).
+// TestMonitoringRunbook: every alarm any data tier's templates create has
+// its runbook entry (the alarm descriptions link to it): a "### name"
+// section for the named alarms, and for the TimescaleDB host's alarms, whose
+// names CloudFormation generates, a "#### Metric" entry in their section.
+// Every alarm-named section describes an alarm that exists.
 func TestMonitoringRunbook(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(root, tsaconstructs.RunbookPath))
 	require.NoError(t, err)
 	text := string(data)
-	s := envs["prod"]
-
-	uses := regexp.MustCompile(`\bout (network|data|compute|frontend) ([A-Za-z0-9]+)`).FindAllStringSubmatch(text, -1)
-	full := regexp.MustCompile(`--stack-name tsa-[a-z$]+-(network|data|compute|frontend) \\?\s*--query "Stacks\[0\]\.Outputs\[\?OutputKey=='([A-Za-z0-9]+)'\]`).FindAllStringSubmatch(text, -1)
-	require.NotEmpty(t, uses, "the runbook reads stack outputs with out()")
-	require.NotEmpty(t, full, "the runbook shows the full describe-stacks command once")
-	for _, u := range append(uses, full...) {
-		part, key := u[1], u[2]
-		if runbookOutputsOfOtherEngines[key] {
-			continue
-		}
-		assert.Contains(t, s.raw[part]["Outputs"], key, "runbook reads output %s of the %s stack", key, part)
+	_, alarmsSection, ok := strings.Cut(text, "\n## Alarms\n")
+	require.True(t, ok, "the runbook has an Alarms section")
+	hostSection := ""
+	if _, after, ok := strings.Cut(alarmsSection, "\n### TimescaleDB host alarms"); ok {
+		hostSection = after
 	}
 
-	for _, w := range alarmTable(s.cfg) {
-		assert.Contains(t, text, "\n### "+w.name+"\n", "runbook section for alarm %s", w.name)
+	names := map[string]bool{}
+	for _, s := range []*synth{envs["dev"], envs["prod"], timescaleSynth(t, "dev"), timescaleSynth(t, "prod"), externalSynth(t, "prod")} {
+		prefix := fmt.Sprintf("%s-%s-", config.Project, s.cfg.Name)
+		for _, part := range parts {
+			for id, r := range resources(s.raw[part], "AWS::CloudWatch::Alarm") {
+				p := props(r)
+				if name, ok := p["AlarmName"].(string); ok {
+					short := strings.TrimPrefix(name, prefix)
+					names[short] = true
+					assert.Contains(t, alarmsSection, "\n### "+short+"\n", "runbook section for alarm %s", name)
+					continue
+				}
+				metric, _ := p["MetricName"].(string)
+				assert.Regexp(t, `(?m)^#### `+regexp.QuoteMeta(metric)+` `, hostSection,
+					"runbook entry in the TimescaleDB host alarms for %s/%s (metric %s)", part, id, metric)
+			}
+		}
+	}
+	require.NotEmpty(t, names)
+	for _, mt := range regexp.MustCompile(`(?m)^### ([a-z0-9-]+)$`).FindAllStringSubmatch(alarmsSection, -1) {
+		assert.True(t, names[mt[1]], "the runbook describes alarm %s, which no template creates", mt[1])
 	}
 }

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -9,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/tsa-platform/infra/config"
 	"github.com/tsa-platform/infra/stacks"
@@ -74,28 +74,70 @@ func TestReadmeDocumentsEverySetting(t *testing.T) {
 	walk("", reflect.TypeOf(config.Config{}))
 }
 
+// docSynths are the environments whose templates the docs may name: dev,
+// prod, and prod with the other data tiers (DatabaseVolumeId exists only
+// for timescaledb).
+func docSynths(t *testing.T) []*synth {
+	return []*synth{envs["dev"], envs["prod"], timescaleSynth(t, "prod"), externalSynth(t, "prod")}
+}
+
 // TestDocumentedOutputsExist: every stack output the README and the runbook
-// query (OutputKey=='Name' in an aws command) exists in that stack.
+// read exists in that stack: `describe-stacks --stack-name tsa-ENV-PART
+// --query "...OutputKey=='KEY'..."` and the runbook's `out PART KEY`,
+// wherever they occur (pipes, $( ), functions), as docs_test.go parses them.
 func TestDocumentedOutputsExist(t *testing.T) {
-	// aws cloudformation describe-stacks --stack-name tsa-ENV-PART [\ newline] --query "...OutputKey=='KEY'..."
-	query := regexp.MustCompile(`--stack-name tsa-[a-z0-9]+-([a-z]+)\s*(?:\\\s*)?--query "Stacks\[0\]\.Outputs\[\?OutputKey=='([A-Za-z0-9]+)'`)
-	// the runbook's helper: out PART KEY
-	helper := regexp.MustCompile(`\bout (network|data|compute|frontend) ([A-Za-z0-9]+)`)
-	for _, doc := range []string{"README.md", "docs/runbook.md"} {
-		data, err := os.ReadFile(filepath.Join(root, doc))
-		require.NoError(t, err)
-		matches := append(query.FindAllStringSubmatch(string(data), -1), helper.FindAllStringSubmatch(string(data), -1)...)
-		assert.NotEmpty(t, matches, "%s queries no stack outputs", doc)
-		for _, mt := range matches {
-			part, key := mt[1], mt[2]
+	stackPart := regexp.MustCompile(`^tsa-[^-]+-(network|data|compute|frontend)$`)
+	outputKey := regexp.MustCompile(`OutputKey=='([A-Za-z0-9]+)'`)
+	for _, d := range docsChecked(t)[:len(docFiles)] {
+		var reads [][3]string // part, key, where
+		for _, a := range d.aws {
+			if !isOp(a, "cloudformation", "describe-stacks") {
+				continue
+			}
+			name, query := option(a.Args, "--stack-name"), option(a.Args, "--query")
+			if len(name) != 1 || len(query) != 1 {
+				continue
+			}
+			part, key := stackPart.FindStringSubmatch(name[0].Text), outputKey.FindStringSubmatch(query[0].Text)
+			if part != nil && key != nil {
+				reads = append(reads, [3]string{part[1], key[1], fmt.Sprintf("%s:%d", d.name, a.call.line)})
+			}
+		}
+		for _, c := range d.calls {
+			if len(c.words) == 3 && c.words[0].Text == "out" && !c.words[1].Dynamic && !c.words[2].Dynamic {
+				reads = append(reads, [3]string{c.words[1].Text, c.words[2].Text, fmt.Sprintf("%s:%d", d.name, c.line)})
+			}
+		}
+		// Prose names an output as "out PART KEY" too.
+		for _, mt := range regexp.MustCompile("`out (network|data|compute|frontend) ([A-Za-z0-9]+)`").FindAllStringSubmatch(d.text, -1) {
+			reads = append(reads, [3]string{mt[1], mt[2], d.name + " (prose)"})
+		}
+		assert.NotEmpty(t, reads, "%s reads no stack outputs", d.name)
+		for _, r := range reads {
 			var found bool
-			// An output may belong to one data tier only (DatabaseVolumeId).
-			for _, s := range []*synth{envs["prod"], timescaleSynth(t, "prod"), externalSynth(t, "prod")} {
-				outputs, _ := s.raw[part]["Outputs"].(map[string]any)
-				_, ok := outputs[key]
+			for _, s := range docSynths(t) {
+				outputs, _ := s.raw[r[0]]["Outputs"].(map[string]any)
+				_, ok := outputs[r[1]]
 				found = found || ok
 			}
-			assert.True(t, found, "%s queries output %s of the %s stack, which does not exist", doc, key, part)
+			assert.True(t, found, "%s reads output %s of the %s stack, which does not exist", r[2], r[1], r[0])
 		}
 	}
+}
+
+// TestReadmeDestroyLeftovers: the README's list of what a dev destroy leaves
+// states the KMS key's pending window the dev template sets.
+func TestReadmeDestroyLeftovers(t *testing.T) {
+	_, section, ok := strings.Cut(readme(t), "\n### What a dev destroy leaves\n")
+	if !assert.True(t, ok, "README has a section on what a dev destroy leaves") {
+		return
+	}
+	section, _, _ = strings.Cut(section, "\n### ")
+	_, key := one(t, envs["dev"].raw["network"], "AWS::KMS::Key")
+	assert.Equal(t, "Delete", key["DeletionPolicy"], "dev schedules its key for deletion")
+	days, ok := props(key)["PendingWindowInDays"].(float64)
+	if assert.True(t, ok, "dev's key has a pending window") {
+		assert.Contains(t, section, fmt.Sprintf("pending deletion for %d days", int(days)))
+	}
+	assert.NotContains(t, readme(t), "leaves nothing billable behind")
 }

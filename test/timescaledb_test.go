@@ -291,7 +291,16 @@ func TestTimescaleDB(t *testing.T) {
 			assert.NotContains(t, policy, "kms:CreateGrant", "no EBS key grants without database.timescale.ebsKmsKeyArn")
 
 			// Logs shipped by the CloudWatch agent to a retained log group.
-			logsID, logs := one(t, raw, "AWS::Logs::LogGroup")
+			// One log group besides those of CDK's deploy-time handlers.
+			var logsID string
+			var logs map[string]any
+			for id, r := range resources(raw, "AWS::Logs::LogGroup") {
+				if !isHandlerLog(raw, id) {
+					require.Empty(t, logsID, "one log group of the host, found %s and %s", logsID, id)
+					logsID, logs = id, r
+				}
+			}
+			require.NotEmpty(t, logsID, "the host's log group")
 			assert.EqualValues(t, cfg.Database.LogRetentionDays, props(logs)["RetentionInDays"])
 			assert.Equal(t, wantPolicy, logs["DeletionPolicy"])
 			_, agentCfg := one(t, raw, "AWS::SSM::Parameter")
