@@ -84,7 +84,7 @@ func alarmsByName(s *synth) map[string]struct {
 		id   string
 		res  map[string]any
 	}{}
-	for _, part := range parts {
+	for _, part := range s.parts() {
 		for id, r := range resources(s.raw[part], "AWS::CloudWatch::Alarm") {
 			name, _ := props(r)["AlarmName"].(string)
 			out[name] = struct {
