@@ -232,7 +232,7 @@ type Monitoring struct {
 // Production reports whether the environment uses production safeguards.
 func (c *Config) Production() bool { return c.Profile == ProfileProd }
 
-// StackName is the CloudFormation stack name of one of the four stacks.
+// StackName is the CloudFormation stack name of one of the stacks (StackParts).
 func (c *Config) StackName(part string) string {
 	return fmt.Sprintf("%s-%s-%s", Project, c.Name, part)
 }
