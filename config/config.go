@@ -177,7 +177,8 @@ type Image struct {
 	Tag       string `json:"tag"`
 }
 
-// Frontend describes the static site and its optional custom domain.
+// Frontend describes the static site, its optional custom domain and the
+// web application firewall in front of the distribution.
 type Frontend struct {
 	SourceDir      string `json:"sourceDir"`
 	DomainName     string `json:"domainName"`
@@ -185,6 +186,22 @@ type Frontend struct {
 	HostedZoneID   string `json:"hostedZoneId"`
 	HostedZoneName string `json:"hostedZoneName"`
 	PriceClass     string `json:"priceClass"`
+	// AllowDefaultCertificate is why a prod-profile environment serves on
+	// CloudFront's default *.cloudfront.net certificate, whose minimum TLS
+	// version CloudFront fixes at TLSv1, instead of a custom domain. Empty:
+	// a prod-profile environment must set domainName. Synth prints it.
+	AllowDefaultCertificate string `json:"allowDefaultCertificate"`
+	Waf                     Waf    `json:"waf"`
+}
+
+// Waf configures the AWS WAF web ACL of the distribution (its own stack in
+// us-east-1, where CloudFront web ACLs live).
+type Waf struct {
+	Enabled bool `json:"enabled"`
+	// APIRateLimit is how many requests to /api/* one client IP may send
+	// within RateWindowSeconds before WAF answers 429.
+	APIRateLimit      int `json:"apiRateLimit"`
+	RateWindowSeconds int `json:"rateWindowSeconds"`
 }
 
 // Monitoring holds alarm thresholds and where alarms go.
@@ -215,7 +232,7 @@ type Monitoring struct {
 // Production reports whether the environment uses production safeguards.
 func (c *Config) Production() bool { return c.Profile == ProfileProd }
 
-// StackName is the CloudFormation stack name of one of the four stacks.
+// StackName is the CloudFormation stack name of one of the stacks (StackParts).
 func (c *Config) StackName(part string) string {
 	return fmt.Sprintf("%s-%s-%s", Project, c.Name, part)
 }
@@ -229,6 +246,16 @@ func (c *Config) AzCount() int {
 		return len(c.AvailabilityZones)
 	}
 	return c.Network.MaxAzs
+}
+
+// StackParts lists the parts of the environment's stacks in deployment
+// order: the edge stack (the WAF web ACL, in us-east-1) exists only with
+// frontend.waf.enabled.
+func (c *Config) StackParts() []string {
+	if c.Frontend.Waf.Enabled {
+		return []string{"network", "data", "compute", "edge", "frontend"}
+	}
+	return []string{"network", "data", "compute", "frontend"}
 }
 
 // UsesImageRepository reports whether the service pulls a tag from ECR rather

@@ -145,8 +145,14 @@ func TestProfiles(t *testing.T) {
 	assert.GreaterOrEqual(t, prod.Backend.MinCount, 2)
 	assert.False(t, prod.Backend.Spot)
 
+	assert.True(t, prod.Frontend.Waf.Enabled, "a WAF in front of production")
+	assert.NotEmpty(t, prod.Frontend.AllowDefaultCertificate, "cdk.json's prod has no domain yet, and says why")
+	assert.Equal(t, []string{"network", "data", "compute", "edge", "frontend"}, prod.StackParts())
+
 	assert.False(t, dev.Database.MultiAz)
 	assert.False(t, dev.Database.DeletionProtection)
+	assert.False(t, dev.Frontend.Waf.Enabled, "the web ACL and its rules are $9 a month")
+	assert.Equal(t, []string{"network", "data", "compute", "frontend"}, dev.StackParts())
 	assert.NotEqual(t, dev.Network.VpcCidr, prod.Network.VpcCidr, "environments can be peered")
 }
 
@@ -154,7 +160,7 @@ func TestProfiles(t *testing.T) {
 // prod...) gets the prod profile whatever it says, the CLI cannot replace
 // cdk.json's environments, and cdk.json cannot hold a second prod.
 func TestProductionIsBoundToTheEnvironment(t *testing.T) {
-	prodeu, err := load(withEnv(t, "prodeu", `{"network":{"vpcCidr":"10.40.0.0/16"}}`))
+	prodeu, err := load(withEnv(t, "prodeu", `{"network":{"vpcCidr":"10.40.0.0/16"},"frontend":{"allowDefaultCertificate":"`+defaultCertificateReason+`"}}`))
 	require.NoError(t, err)
 	assert.True(t, prodeu.Production(), "a prod-named environment without profile is production")
 
@@ -273,7 +279,7 @@ func TestDevProfileCostSettings(t *testing.T) {
 }
 
 func TestStagingInheritsItsProfile(t *testing.T) {
-	cfg, err := load(withEnv(t, "staging", `{"profile":"prod","network":{"vpcCidr":"10.30.0.0/16"}}`))
+	cfg, err := load(withEnv(t, "staging", `{"profile":"prod","network":{"vpcCidr":"10.30.0.0/16"},"frontend":{"allowDefaultCertificate":"`+defaultCertificateReason+`"}}`))
 	require.NoError(t, err)
 	assert.Equal(t, "staging", cfg.Name)
 	assert.True(t, cfg.Production())
@@ -360,10 +366,18 @@ func TestValidInputIsAccepted(t *testing.T) {
 		"largest class memory threshold":            {"prod", `{"monitoring":{"dbFreeableMemoryMiB":8191,"dbConnections":901}}`},
 		"a key word PostgreSQL does not reserve":    {"dev", `{"database":{"databaseName":"data"}}`},
 		"newest PostgreSQL minor":                   {"dev", `{"database":{"engineVersion":"18.3"}}`},
+		"WAF in dev, tightest rate":                 {"dev", `{"frontend":{"waf":{"enabled":true,"apiRateLimit":10,"rateWindowSeconds":60}}}`},
+		"WAF at the highest rate limit":             {"prod", `{"frontend":{"waf":{"apiRateLimit":2000000000,"rateWindowSeconds":600}}}`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			cfg, err := load(withEnv(t, tc.env, tc.patch))
+			ctx := withEnv(t, tc.env, tc.patch)
+			if strings.Contains(tc.patch, `"domainName"`) {
+				// With a domain, cdk.json's reason for the default
+				// certificate is refused as having no effect.
+				delete(ctx[KeyEnvironments].(map[string]any)[tc.env].(map[string]any)["frontend"].(map[string]any), "allowDefaultCertificate")
+			}
+			cfg, err := load(ctx)
 			require.NoError(t, err)
 			assert.Equal(t, strings.ToLower(cfg.Frontend.DomainName), cfg.Frontend.DomainName, "DNS names are handed on in lower case")
 			assert.False(t, strings.HasSuffix(cfg.Frontend.HostedZoneName, "."))
@@ -444,7 +458,7 @@ func TestInvalidConfigurations(t *testing.T) {
 		{name: "CIDR with host bits", env: "dev", patch: `{"network":{"vpcCidr":"10.0.1.0/16"}}`, setting: "environments.dev.network.vpcCidr", want: "did you mean 10.0.0.0/16"},
 		{name: "CIDR too large", env: "dev", patch: `{"network":{"vpcCidr":"10.0.0.0/8"}}`, setting: "environments.dev.network.vpcCidr", want: "/16 to /24"},
 		{name: "public CIDR", env: "dev", patch: `{"network":{"vpcCidr":"8.8.0.0/16"}}`, setting: "environments.dev.network.vpcCidr", want: "not inside a private range"},
-		{name: "CIDR overlaps another environment", env: "staging", patch: `{"profile":"prod","network":{"vpcCidr":"10.20.128.0/20"}}`, setting: "environments.staging.network.vpcCidr", want: "overlaps environment \"prod\" (10.20.0.0/16)"},
+		{name: "CIDR overlaps another environment", env: "staging", patch: `{"profile":"prod","network":{"vpcCidr":"10.20.128.0/20"},"frontend":{"allowDefaultCertificate":"` + defaultCertificateReason + `"}}`, setting: "environments.staging.network.vpcCidr", want: "overlaps environment \"prod\" (10.20.0.0/16)"},
 		{name: "subnets do not fit", env: "dev", patch: `{"network":{"vpcCidr":"10.0.0.0/22","natGateways":1},"backend":{"assignPublicIp":false}}`, setting: "environments.dev.network.subnetCidrMask", want: "6 subnets of /24 (3 subnet groups x 2 zones) do not fit in 10.0.0.0/22"},
 		{name: "more NAT gateways than zones", env: "dev", patch: `{"network":{"natGateways":3},"backend":{"assignPublicIp":false}}`, setting: "environments.dev.network.natGateways", want: "accepted: 0 to 2"},
 		{name: "prod with one NAT gateway", env: "prod", patch: `{"network":{"natGateways":1}}`, setting: "environments.prod.network.natGateways", want: "one NAT gateway per zone (2 zones, 1 gateways)"},
@@ -557,6 +571,16 @@ func TestInvalidConfigurations(t *testing.T) {
 		{name: "database name under external", env: "dev", db: `{"engine":"external","databaseName":"metrics","external":{"secretArn":"` + secret + `","cidr":"10.50.0.0/24"}}`, setting: "environments.dev.database.databaseName", want: "rds-postgres or timescaledb"},
 		{name: "RDS alarm under timescaledb", env: "prod", db: `{"engine":"timescaledb"}`, patch: `{"monitoring":{"dbConnections":100}}`, setting: "environments.prod.monitoring.dbConnections", want: "read only by database.engine rds-postgres"},
 
+		{name: "prod without a domain or a reason", env: "prod", mutate: dropDefaultCertificateReason("prod"), setting: "environments.prod.frontend.domainName", want: "required in a prod-profile environment: with a custom domain (and certificateArn) the distribution only accepts TLS 1.2 and later"},
+		{name: "default certificate without a reason", env: "prod", patch: `{"frontend":{"allowDefaultCertificate":"yes"}}`, setting: "environments.prod.frontend.allowDefaultCertificate", want: "is not a reason; accepted: a sentence of 20 to 500 characters"},
+		{name: "default certificate reason of blanks", env: "prod", patch: `{"frontend":{"allowDefaultCertificate":"` + strings.Repeat(" ", 30) + `"}}`, setting: "environments.prod.frontend.allowDefaultCertificate", want: "is not a reason"},
+		{name: "default certificate reason not a string", env: "prod", patch: `{"frontend":{"allowDefaultCertificate":true}}`, setting: "environments.prod.frontend.allowDefaultCertificate", want: "expected a string, got bool"},
+		{name: "default certificate reason beside a domain", env: "prod", patch: `{"frontend":{"domainName":"app.example.com","certificateArn":"` + cert + `"}}`, setting: "environments.prod.frontend.allowDefaultCertificate", want: "has no effect with frontend.domainName \"app.example.com\""},
+		{name: "default certificate reason in dev", env: "dev", patch: `{"frontend":{"allowDefaultCertificate":"dev has no domain and never will"}}`, setting: "environments.dev.frontend.allowDefaultCertificate", want: "only a prod-profile environment needs a reason"},
+		{name: "prod without WAF", env: "prod", patch: `{"frontend":{"waf":{"enabled":false}}}`, setting: "environments.prod.frontend.waf.enabled", want: "must be true in a prod-profile environment"},
+		{name: "WAF rate limit below AWS's minimum", env: "dev", patch: `{"frontend":{"waf":{"enabled":true,"apiRateLimit":5}}}`, setting: "environments.dev.frontend.waf.apiRateLimit", want: "accepted: 10 to 2000000000"},
+		{name: "WAF window AWS does not offer", env: "dev", patch: `{"frontend":{"waf":{"rateWindowSeconds":30}}}`, setting: "environments.dev.frontend.waf.rateWindowSeconds", want: "accepted: 60, 120, 300, 600"},
+		{name: "WAF setting misspelt", env: "dev", patch: `{"frontend":{"waf":{"apiRateLimits":100}}}`, setting: "environments.dev.frontend.waf.apiRateLimits", want: "did you mean apiRateLimit?"},
 		// Value sets from their sources.
 		{name: "region aws-cdk-lib does not know", env: "dev", patch: `{"account":"123456789012","region":"eu-west-9","availabilityZones":["eu-west-9a","eu-west-9b"]}`, setting: "environments.dev.region", want: "not a region aws-cdk-lib 2.276 knows"},
 		{name: "region near miss", env: "dev", patch: `{"account":"123456789012","region":"us-east1","availabilityZones":["us-east1a","us-east1b"]}`, setting: "environments.dev.region", want: "did you mean us-east-1?"},
@@ -659,6 +683,18 @@ func TestAllProblemsReportedAtOnce(t *testing.T) {
 	assert.True(t, strings.HasPrefix(msg, `invalid configuration for environment "dev":`))
 	for _, s := range []string{"backend.port", "backend.cpu", "network.vpcCidr"} {
 		assert.Contains(t, msg, "environments.dev."+s+": ")
+	}
+}
+
+// defaultCertificateReason lets a new prod-profile environment serve on the
+// default certificate.
+const defaultCertificateReason = "staging has no DNS name of its own"
+
+// dropDefaultCertificateReason removes cdk.json's reason for serving env on
+// the default certificate.
+func dropDefaultCertificateReason(env string) func(ctx map[string]any) {
+	return func(ctx map[string]any) {
+		delete(ctx[KeyEnvironments].(map[string]any)[env].(map[string]any)["frontend"].(map[string]any), "allowDefaultCertificate")
 	}
 }
 

@@ -63,6 +63,8 @@ func defaults(profile string) Config {
 		Frontend: Frontend{
 			SourceDir:  "apps/frontend",
 			PriceClass: "PriceClass_100",
+			// Off in dev: the web ACL and its four rules are $9/month.
+			Waf: Waf{Enabled: false, APIRateLimit: 2000, RateWindowSeconds: 300},
 		},
 		Monitoring: Monitoring{
 			Dashboard:            false,
@@ -109,6 +111,7 @@ func defaults(profile string) Config {
 		c.Backend.MaxCount = 10
 		c.Backend.LogRetentionDays = 90
 		c.Frontend.PriceClass = "PriceClass_All"
+		c.Frontend.Waf.Enabled = true
 		c.Monitoring.EvaluationPeriods = 2
 		c.Monitoring.DbFreeStorageGiB = 10
 		c.Monitoring.DbFreeableMemoryMiB = 256

@@ -46,6 +46,9 @@ var schemaHints = map[string]map[string]any{
 	"backend.logRetentionDays":               {"enum": logRetentionDays},
 	"frontend.priceClass":                    {"enum": priceClasses},
 	"frontend.domainName":                    {"maxLength": 253},
+	"frontend.allowDefaultCertificate":       {"minLength": minDefaultCertificateReason, "maxLength": 500},
+	"frontend.waf.apiRateLimit":              {"minimum": minRateLimit, "maximum": maxRateLimit},
+	"frontend.waf.rateWindowSeconds":         {"enum": rateWindows},
 	"monitoring.evaluationPeriods":           {"minimum": 1, "maximum": 10},
 	"monitoring.execSessionLogDays":          {"enum": logRetentionDays},
 }

@@ -545,6 +545,8 @@ func validateFrontend(p *problems, pre string, c *Config) {
 			p.add(pre+"certificateArn", "%s", msg)
 		}
 	}
+	validateViewerTLS(p, pre, c)
+	validateWaf(p, pre+"waf.", c)
 	switch {
 	case (f.HostedZoneID == "") != (f.HostedZoneName == ""):
 		p.add(pre+"hostedZoneId", "hostedZoneId and hostedZoneName must be set together")
@@ -562,6 +564,57 @@ func validateFrontend(p *problems, pre string, c *Config) {
 		} else if domain != "" && domain != zone && !strings.HasSuffix(domain, "."+zone) {
 			p.add(pre+"domainName", "%q is not inside hosted zone %q", f.DomainName, zone)
 		}
+	}
+}
+
+// minDefaultCertificateReason is the shortest reason accepted for serving
+// production on the default certificate: a sentence, not "yes".
+const minDefaultCertificateReason = 20
+
+// validateViewerTLS holds production to a custom domain: on CloudFront's
+// default *.cloudfront.net certificate CloudFront sets the security policy
+// to TLSv1 whatever the template says (CloudFront API, ViewerCertificate.
+// MinimumProtocolVersion), so viewers could connect with TLS 1.0. A
+// prod-profile environment without a domain must say why in
+// allowDefaultCertificate, and synth prints it.
+func validateViewerTLS(p *problems, pre string, c *Config) {
+	f := c.Frontend
+	reason := strings.TrimSpace(f.AllowDefaultCertificate)
+	switch {
+	case f.AllowDefaultCertificate == "" && f.DomainName == "" && c.Production():
+		p.add(pre+"domainName", "required in a prod-profile environment: with a custom domain (and certificateArn) the distribution only accepts TLS 1.2 and later (security policy TLSv1.2_2025); on the default *.cloudfront.net certificate CloudFront allows TLS 1.0. To serve production on the default certificate anyway, set frontend.allowDefaultCertificate to the reason (a sentence; synth prints it as a warning)")
+	case f.AllowDefaultCertificate == "":
+	case f.DomainName != "":
+		p.add(pre+"allowDefaultCertificate", "has no effect with frontend.domainName %q: the distribution uses its certificate; remove it", f.DomainName)
+	case !c.Production():
+		p.add(pre+"allowDefaultCertificate", "only a prod-profile environment needs a reason to use the default certificate; this environment uses it without one: remove it")
+	case utf8.RuneCountInString(reason) < minDefaultCertificateReason || utf8.RuneCountInString(reason) > 500:
+		p.add(pre+"allowDefaultCertificate", "%q is not a reason; accepted: a sentence of %d to 500 characters saying why production serves on the default certificate (with its TLS 1.0 floor) and until when", f.AllowDefaultCertificate, minDefaultCertificateReason)
+	}
+}
+
+// rateWindows are the evaluation windows of a rate-based rule, in seconds
+// (AWS WAF Developer Guide, "Rate-based rule high-level settings").
+var rateWindows = []int{60, 120, 300, 600}
+
+// WAF's rate limit bounds: the lowest limit AWS WAF allows is 10 requests
+// per window (same page); the highest is CloudFormation's (RateBasedStatement
+// Limit).
+const (
+	minRateLimit = 10
+	maxRateLimit = 2_000_000_000
+)
+
+func validateWaf(p *problems, pre string, c *Config) {
+	w := c.Frontend.Waf
+	if c.Production() && !w.Enabled {
+		p.add(pre+"enabled", "must be true in a prod-profile environment")
+	}
+	if w.APIRateLimit < minRateLimit || w.APIRateLimit > maxRateLimit {
+		p.add(pre+"apiRateLimit", "%d is out of range; accepted: %d to %d requests per client IP in rateWindowSeconds", w.APIRateLimit, minRateLimit, maxRateLimit)
+	}
+	if !slices.Contains(rateWindows, w.RateWindowSeconds) {
+		p.add(pre+"rateWindowSeconds", "%d is not an AWS WAF evaluation window; accepted: %s", w.RateWindowSeconds, ints(rateWindows))
 	}
 }
 

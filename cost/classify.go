@@ -26,6 +26,7 @@ var handlers = map[string]func(*est){
 	"AWS::Lambda::Version":                      lambdaVersionOrAlias,
 	"AWS::EC2::FlowLog":                         flowLog,
 	"AWS::Timestream::ScheduledQuery":           scheduledQuery,
+	"AWS::WAFv2::WebACL":                        webACL,
 }
 
 // freeTypes cost nothing by themselves. The value says why, for readers.

@@ -189,6 +189,24 @@ func TestEstimate(t *testing.T) {
 			wantFree:  3, // VPC, 2 clusters
 		},
 		{
+			// SiteAcl: web ACL 5.00 + 3 rules (a rate rule and two managed
+			//   groups, each one rule) x 1.00                 = 8.00
+			// BotAcl: 5.00 + 1 rule                           = 6.00, and
+			//   Bot Control's own fees are not priced
+			// EmptyAcl: the web ACL alone                     = 5.00
+			// requests inspected: usage-based, 0 idle.
+			// total = 8 + 6 + 5                               = 19.00
+			name:      "AWS WAF web ACLs: the ACL, a rule per rule or rule group, paid groups not priced",
+			file:      "waf.template.json",
+			wantTotal: 19,
+			wantByResource: map[string]float64{
+				"SiteAcl":  8,
+				"BotAcl":   6,
+				"EmptyAcl": 5,
+			},
+			wantNotPriced: []string{"BotAcl: paid AWS managed rule group AWSManagedRulesBotControlRuleSet"},
+		},
+		{
 			// DevDb, Single-AZ db.t4g.micro: 0.016 x 730      = 11.68
 			//   gp3 20 GB x 0.115                              =  2.30 -> 13.98
 			//   Performance Insights 7 days: free tier          =  0

@@ -175,3 +175,46 @@ func ssmParameter(e *est) {
 	}
 	e.free()
 }
+
+// paidRuleGroups are AWS managed rule groups with a subscription and
+// per-request fee of their own ("Using managed rule group statements",
+// AWS WAF Developer Guide; AWS WAF pricing), which the table does not hold.
+var paidRuleGroups = map[string]bool{
+	"AWSManagedRulesBotControlRuleSet": true,
+	"AWSManagedRulesATPRuleSet":        true,
+	"AWSManagedRulesACFPRuleSet":       true,
+	"AWSManagedRulesAntiDDoSRuleSet":   true,
+}
+
+// webACL prices an AWS WAF web ACL: the ACL and each of its rules by the
+// month (a rule group, managed or not, is one rule); inspected requests are
+// usage-based.
+func webACL(e *est) {
+	rules, _, err := e.props().list("Rules")
+	if err != nil {
+		e.notPriced(err.Error())
+		return
+	}
+	for i, r := range rules {
+		rp, _, err := e.props().asObj(fmt.Sprintf("Rules[%d]", i), r)
+		if err != nil {
+			e.notPriced(err.Error())
+			return
+		}
+		stmt, _, err := rp.obj("Statement")
+		if err != nil {
+			e.notPriced(err.Error())
+			return
+		}
+		if group, ok, _ := stmt.obj("ManagedRuleGroupStatement"); ok {
+			if name, _, _ := group.str("Name"); paidRuleGroups[name] {
+				e.notPriced(fmt.Sprintf("paid AWS managed rule group %s: its subscription and per-request fees are not in the price table", name))
+			}
+		}
+	}
+	e.line("web ACL", 1, "waf.web_acl.month", "")
+	if len(rules) > 0 {
+		e.line("rules and rule groups", float64(len(rules)), "waf.rule.month", "a managed rule group is billed as one rule")
+	}
+	e.usageLine("requests inspected", "waf.requests.million", "")
+}

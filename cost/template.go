@@ -71,8 +71,8 @@ func EnvPattern(dir, env string) string {
 	return filepath.Join(dir, "tsa-"+env+"-*"+templateSuffix)
 }
 
-// stackOrder puts the four stacks of an environment in deployment order
-// (network, data, compute, frontend); any other stack comes after them.
+// stackOrder puts the stacks of an environment in deployment order
+// (network, data, compute, edge, frontend); any other stack comes after them.
 func stackOrder(path, env string) int {
 	name := strings.TrimSuffix(filepath.Base(path), templateSuffix)
 	switch strings.TrimPrefix(name, "tsa-"+env+"-") {
@@ -82,10 +82,12 @@ func stackOrder(path, env string) int {
 		return 1
 	case "compute":
 		return 2
-	case "frontend":
+	case "edge":
 		return 3
+	case "frontend":
+		return 4
 	}
-	return 4
+	return 5
 }
 
 // LoadEnv reads every <dir>/tsa-<env>-*.template.json, in deployment order.

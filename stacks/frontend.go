@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscertificatemanager"
@@ -23,7 +24,9 @@ import (
 // FrontendStackProps configures the frontend stack.
 type FrontendStackProps struct {
 	awscdk.StackProps
-	Config       *config.Config
+	Config *config.Config
+	// Edge holds the web ACL (nil without frontend.waf).
+	Edge         *EdgeStack
 	LoadBalancer elbv2.IApplicationLoadBalancer
 	AlarmTopic   awssns.ITopic
 	// ServiceAlarms and DatabaseAlarms (nil without RDS) feed the dashboard.
@@ -40,12 +43,25 @@ type FrontendStack struct {
 	Distribution awscloudfront.Distribution
 	SiteURL      *string
 	Alarms       *tsaconstructs.DistributionAlarms
+	// Deployment is the scoped role of the site deployments' handler.
+	Deployment *tsaconstructs.SiteDeploymentRole
 	// Dashboard is nil unless monitoring.dashboard is on.
 	Dashboard *tsaconstructs.Dashboard
 }
 
 // APIPathPattern is the CloudFront behaviour routed to the API.
 const APIPathPattern = "/api/*"
+
+// ViewerSecurityPolicy is the distribution's minimum TLS policy with a
+// custom domain: TLS 1.2 and 1.3 with forward-secret AEAD ciphers only
+// ("Supported protocols and ciphers between viewers and CloudFront",
+// CloudFront Developer Guide). TLSv1.3_2025 would refuse clients that stop
+// at TLS 1.2 (older API writers and devices).
+const ViewerSecurityPolicy = awscloudfront.SecurityPolicyProtocol_TLS_V1_2_2025
+
+// DefaultCertificateWarning is the id of the synth warning a prod-profile
+// environment without a custom domain gets.
+const DefaultCertificateWarning = "@tsa/frontend:default-certificate"
 
 // ContentSecurityPolicy allows only same-origin scripts, styles and API calls:
 // the page and the API share one HTTPS origin.
@@ -165,9 +181,23 @@ func NewFrontendStack(scope constructs.Construct, id string, props *FrontendStac
 	if f.DomainName != "" {
 		distProps.DomainNames = jsii.Strings(f.DomainName)
 		distProps.Certificate = awscertificatemanager.Certificate_FromCertificateArn(stack, jsii.String("Certificate"), jsii.String(f.CertificateArn))
-		distProps.MinimumProtocolVersion = awscloudfront.SecurityPolicyProtocol_TLS_V1_2_2021
+		distProps.MinimumProtocolVersion = ViewerSecurityPolicy
+	}
+	if props.Edge != nil {
+		// AWS WAF (v2) web ACLs are attached by ARN in the distribution's
+		// configuration ("Resources that you can protect with AWS WAF").
+		distProps.WebAclId = props.Edge.WebACLArnFor(stack)
 	}
 	dist := awscloudfront.NewDistribution(stack, jsii.String("Distribution"), distProps)
+	if f.DomainName == "" && prod {
+		// On the default certificate CloudFront sets the security policy to
+		// TLSv1 whatever the template says (CloudFront API,
+		// ViewerCertificate.MinimumProtocolVersion); config validation
+		// admits it in production only with a reason, printed here.
+		awscdk.Annotations_Of(dist).AddWarningV2(jsii.String(DefaultCertificateWarning), jsii.String(fmt.Sprintf(
+			"%s serves production on the default *.cloudfront.net certificate, on which CloudFront accepts TLS 1.0 and 1.1 (set frontend.domainName and certificateArn for TLS 1.2 and later). Reason given in frontend.allowDefaultCertificate: %s",
+			*stack.StackName(), strings.TrimSpace(f.AllowDefaultCertificate))), nil)
+	}
 
 	siteURL := awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("https://"), dist.DistributionDomainName()})
 	if f.DomainName != "" {
@@ -185,22 +215,28 @@ func NewFrontendStack(scope constructs.Construct, id string, props *FrontendStac
 
 	// Fingerprint-free sample assets get a short cache life; the shell and its
 	// config are never cached by browsers and are invalidated on every deploy.
+	// Both deployments share one handler, whose role reads only their
+	// sources, writes only the site bucket and invalidates only this
+	// distribution (constructs/sitedeployment.go).
 	site := cfg.Path(f.SourceDir)
 	fresh := []string{"index.html", "config.json"}
-	awss3deployment.NewBucketDeployment(stack, jsii.String("DeployAssets"), &awss3deployment.BucketDeploymentProps{
-		Sources:           &[]awss3deployment.ISource{awss3deployment.Source_Asset(jsii.String(site), nil)},
+	deployer := tsaconstructs.NewSiteDeploymentRole(stack, "SiteDeployment", &tsaconstructs.SiteDeploymentRoleProps{Bucket: bucket, Distribution: dist})
+	siteFiles := deployer.Source(awss3deployment.Source_Asset(jsii.String(site), nil))
+	assets := awss3deployment.NewBucketDeployment(stack, jsii.String("DeployAssets"), &awss3deployment.BucketDeploymentProps{
+		Sources:           &[]awss3deployment.ISource{siteFiles},
 		DestinationBucket: bucket,
 		Exclude:           jsii.Strings(fresh...),
 		CacheControl:      &[]awss3deployment.CacheControl{awss3deployment.CacheControl_FromString(jsii.String("public, max-age=300"))},
 		MemoryLimit:       jsii.Number(512),
+		Role:              deployer.Handler,
 	})
-	awss3deployment.NewBucketDeployment(stack, jsii.String("DeployShell"), &awss3deployment.BucketDeploymentProps{
+	shell := awss3deployment.NewBucketDeployment(stack, jsii.String("DeployShell"), &awss3deployment.BucketDeploymentProps{
 		Sources: &[]awss3deployment.ISource{
-			awss3deployment.Source_Asset(jsii.String(site), nil),
-			awss3deployment.Source_JsonData(jsii.String("config.json"), map[string]any{
+			siteFiles,
+			deployer.Source(awss3deployment.Source_JsonData(jsii.String("config.json"), map[string]any{
 				"apiBaseUrl":  "/api",
 				"environment": cfg.Name,
-			}, nil),
+			}, nil)),
 		},
 		DestinationBucket: bucket,
 		Exclude:           jsii.Strings("*"),
@@ -210,7 +246,10 @@ func NewFrontendStack(scope constructs.Construct, id string, props *FrontendStac
 		Distribution:      dist,
 		DistributionPaths: jsii.Strings("/index.html", "/config.json"),
 		MemoryLimit:       jsii.Number(512),
+		Role:              deployer.Handler,
 	})
+	deployer.Attach(assets)
+	deployer.Attach(shell)
 
 	output(stack, "SiteUrl", siteURL, "URL of the web app")
 	output(stack, "ApiUrl", awscdk.Fn_Join(jsii.String(""), &[]*string{siteURL, jsii.String("/api")}), "Base URL of the API (same origin as the site)")
@@ -224,5 +263,5 @@ func NewFrontendStack(scope constructs.Construct, id string, props *FrontendStac
 		output(stack, "DashboardName", dashboard.Dashboard.DashboardName(), "CloudWatch dashboard of the environment")
 	}
 
-	return &FrontendStack{Stack: stack, Bucket: bucket, LogBucket: logBucket, Distribution: dist, SiteURL: siteURL, Alarms: cdnAlarms, Dashboard: dashboard}
+	return &FrontendStack{Stack: stack, Bucket: bucket, LogBucket: logBucket, Distribution: dist, SiteURL: siteURL, Alarms: cdnAlarms, Dashboard: dashboard, Deployment: deployer}
 }

@@ -15,7 +15,7 @@ import (
 // attached to a single resource (by construct path below its stack) and, for
 // granular rules, to the listed findings only.
 type Suppression struct {
-	Stack     string   // stack part: network, data, compute, frontend
+	Stack     string   // stack part: network, data, compute, edge, frontend
 	Path      string   // construct path inside the stack; a trailing * matches an id prefix
 	Rule      string   // e.g. AwsSolutions-IAM5
 	AppliesTo []string // granular findings; a value starting with / is a regular expression
@@ -79,28 +79,26 @@ func Suppressions(cfg *config.Config) []Suppression {
 		AppliesTo: []string{"Resource::*"},
 		Reason:    "The lookup may call ec2:DescribeManagedPrefixLists only, which has no resource-level permissions; it reads the ID of the AWS-managed CloudFront prefix list and changes nothing"})
 
-	deployment := "Custom::CDKBucketDeployment*"
-	add(Suppression{Stack: "frontend", Path: deployment + "/ServiceRole/Resource", Rule: "AwsSolutions-IAM4",
-		AppliesTo: []string{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"},
-		Reason:    "CDK's BucketDeployment handler runs only during deploys and needs nothing beyond writing its own logs"})
-	add(Suppression{Stack: "frontend", Path: deployment + "/ServiceRole/DefaultPolicy/Resource", Rule: "AwsSolutions-IAM5",
+	// The site deployments' handler runs with SiteDeploymentRole
+	// (constructs/sitedeployment.go): no managed policy, its own log group,
+	// its own source objects, this distribution's invalidations.
+	add(Suppression{Stack: "frontend", Path: "SiteDeployment/Role/DefaultPolicy/Resource", Rule: "AwsSolutions-IAM5",
 		AppliesTo: []string{
 			"Action::s3:GetBucket*", "Action::s3:GetObject*", "Action::s3:List*", "Action::s3:Abort*", "Action::s3:DeleteObject*",
-			// The CDK asset bucket, environment-agnostic or pinned.
-			`/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):s3:::cdk-hnb659fds-assets-(<AWS::AccountId>|\d{12})-(<AWS::Region>|[a-z0-9-]+)\/\*$/`,
 			`/^Resource::<SiteBucket[0-9A-F]+\.Arn>\/\*$/`,
-			"Resource::*",
 		},
-		Reason: "CDK's BucketDeployment grants read on the CDK asset bucket and read/write on the site bucket only; cloudfront:CreateInvalidation and GetInvalidation have no resource-level permissions"})
-	add(Suppression{Stack: "frontend", Path: deployment + "/Resource", Rule: "AwsSolutions-L1",
+		Reason: "The site deployment handler syncs the site into its bucket (aws s3 sync --delete, aws s3 rm, GetBucketTagging), so it reads, writes and deletes objects of the site bucket only, with aws-cdk-lib's grantReadWrite; it reads nothing of the CDK asset bucket but its own source objects and invalidates only this distribution"})
+	add(Suppression{Stack: "frontend", Path: "Custom::CDKBucketDeployment*/Resource", Rule: "AwsSolutions-L1",
 		Reason: "The BucketDeployment handler's runtime is pinned by aws-cdk-lib and moves with CDK upgrades"})
 	add(Suppression{Stack: "frontend", Path: "Distribution/Resource", Rule: "AwsSolutions-CFR1",
 		Reason: "The product serves a global audience; no country needs to be blocked"})
-	add(Suppression{Stack: "frontend", Path: "Distribution/Resource", Rule: "AwsSolutions-CFR2",
-		Reason: "No AWS WAF web ACL by default (about $5/month plus rules and requests); the API requires an API key for writes and CloudFront Shield Standard covers network-layer DDoS"})
+	if !cfg.Frontend.Waf.Enabled {
+		add(Suppression{Stack: "frontend", Path: "Distribution/Resource", Rule: "AwsSolutions-CFR2",
+			Reason: "frontend.waf.enabled is off (dev profile) to keep the idle budget: the web ACL and its four rules cost $9/month. The API requires an API key for writes and CloudFront's Shield Standard covers network-layer DDoS; config validation requires the WAF in every prod-profile environment"})
+	}
 	if cfg.Frontend.DomainName == "" {
 		add(Suppression{Stack: "frontend", Path: "Distribution/Resource", Rule: "AwsSolutions-CFR4",
-			Reason: "Without frontend.domainName the distribution uses the default *.cloudfront.net certificate, whose minimum TLS version cannot be set; with a domain it enforces TLSv1.2_2021"})
+			Reason: "Without frontend.domainName the distribution uses the default *.cloudfront.net certificate, on which CloudFront fixes the minimum TLS version at TLSv1; config validation admits that in a prod-profile environment only with a reason in frontend.allowDefaultCertificate, which synth prints as a warning. With a domain the distribution enforces TLSv1.2_2025"})
 	}
 	return s
 }
@@ -112,6 +110,9 @@ const awsCustomResourceFunction = "AWS679f53fac002430cb0da5b7982bd2287"
 // suppressNagFindings attaches the suppressions to the synthesized stacks.
 func suppressNagFindings(p *Platform, cfg *config.Config) {
 	stacks := map[string]awscdk.Stack{"network": p.Network.Stack, "data": p.Data.Stack, "compute": p.Compute.Stack, "frontend": p.Frontend.Stack}
+	if p.Edge != nil {
+		stacks["edge"] = p.Edge.Stack
+	}
 	for _, s := range Suppressions(cfg) {
 		stack := stacks[s.Stack]
 		rel := resolvePath(stack, s.Path)

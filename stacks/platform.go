@@ -1,6 +1,6 @@
-// Package stacks builds the platform: four stacks per environment wired by typed
-// references. app.go and the tests both call NewPlatform, so the tests check
-// exactly what `cdk synth` writes.
+// Package stacks builds the platform: four stacks per environment (five with
+// the WAF's edge stack) wired by typed references. app.go and the tests both
+// call NewPlatform, so the tests check exactly what `cdk synth` writes.
 package stacks
 
 import (
@@ -16,19 +16,27 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/tsa-platform/infra/config"
+	tsaconstructs "github.com/tsa-platform/infra/constructs"
 )
 
-// Platform is one environment's four stacks, in deployment order.
+// Platform is one environment's stacks, in deployment order: four, and the
+// edge stack (us-east-1) before the frontend when frontend.waf is on.
 type Platform struct {
-	Network  *NetworkStack
-	Data     *DataStack
-	Compute  *ComputeStack
+	Network *NetworkStack
+	Data    *DataStack
+	Compute *ComputeStack
+	// Edge is nil unless frontend.waf.enabled.
+	Edge     *EdgeStack
 	Frontend *FrontendStack
 }
 
-// Stacks lists the stacks in deployment order.
+// Stacks lists the stacks in deployment order (config.Config.StackParts).
 func (p *Platform) Stacks() []awscdk.Stack {
-	return []awscdk.Stack{p.Network.Stack, p.Data.Stack, p.Compute.Stack, p.Frontend.Stack}
+	out := []awscdk.Stack{p.Network.Stack, p.Data.Stack, p.Compute.Stack}
+	if p.Edge != nil {
+		out = append(out, p.Edge.Stack)
+	}
+	return append(out, p.Frontend.Stack)
 }
 
 // LoadConfig reads the app's configuration: its whole context (cdk.json's
@@ -85,7 +93,7 @@ func panicMessage(r any) string {
 	return strings.Join(lines, "\n")
 }
 
-// NewPlatform adds the four stacks of one environment to the app.
+// NewPlatform adds the stacks of one environment to the app.
 func NewPlatform(app awscdk.App, cfg *config.Config) *Platform {
 	if cfg.PinnedEnvironment() {
 		// Answer CDK's availability-zone lookup for a pinned environment from
@@ -130,9 +138,20 @@ func NewPlatform(app awscdk.App, cfg *config.Config) *Platform {
 		AlarmTopic:    p.Network.AlarmTopic,
 		OperationsKey: p.Network.OperationsKey,
 	})
+	if cfg.Frontend.Waf.Enabled {
+		// CloudFront web ACLs exist only in us-east-1: this stack is pinned
+		// there whatever the environment's region (edge.go).
+		props := stackProps(cfg, "edge", "AWS WAF web ACL of the CloudFront distribution (always in "+tsaconstructs.CloudFrontWAFRegion+")")
+		props.Env = &awscdk.Environment{Region: jsii.String(tsaconstructs.CloudFrontWAFRegion)}
+		if cfg.PinnedEnvironment() {
+			props.Env.Account = jsii.String(cfg.Account)
+		}
+		p.Edge = NewEdgeStack(app, cfg.StackName("edge"), &EdgeStackProps{StackProps: props, Config: cfg})
+	}
 	p.Frontend = NewFrontendStack(app, cfg.StackName("frontend"), &FrontendStackProps{
 		StackProps:   stackProps(cfg, "frontend", "S3 + CloudFront single-page frontend with /api routed to the internal ALB"),
 		Config:       cfg,
+		Edge:         p.Edge,
 		LoadBalancer: p.Compute.LoadBalancer,
 		// Monitoring: the CloudFront alarm, and the dashboard over every stack.
 		AlarmTopic:     p.Network.AlarmTopic,

@@ -69,6 +69,12 @@ CUSTOM = {
         "positional": 2,  # source, destination ("-" is standard output)
         "flags": {"recursive": False, "exclude": True, "include": True, "dryrun": False,
                   "quiet": False, "sse": True, "content-type": True, "cache-control": True}},
+    ("s3", "sync"): {
+        "source": "https://docs.aws.amazon.com/cli/latest/reference/s3/sync.html",
+        "positional": 2,  # source, destination
+        "flags": {"delete": False, "exclude": True, "include": True, "dryrun": False, "quiet": False,
+                  "size-only": False, "exact-timestamps": False, "cache-control": True,
+                  "content-type": True, "sse": True}},
     ("logs", "tail"): {
         "source": "https://docs.aws.amazon.com/cli/latest/reference/logs/tail.html",
         "positional": 1,  # group_name

@@ -30,7 +30,7 @@ func TestCLISynthMatchesTests(t *testing.T) {
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Run(), "cdk synth failed:\n%s", stderr.String())
 
-	for _, part := range parts {
+	for _, part := range envs["dev"].parts() {
 		data, err := os.ReadFile(filepath.Join(out, "tsa-dev-"+part+".template.json"))
 		require.NoError(t, err)
 		var cli map[string]any

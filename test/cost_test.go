@@ -144,3 +144,29 @@ func TestIdleFloors(t *testing.T) {
 		})
 	}
 }
+
+// TestWAFIsPriced: cmd/cost prices prod's web ACL (its own stack) and each
+// of its four rules by the month: $9 idle; dev, WAF off, pays none of it.
+func TestWAFIsPriced(t *testing.T) {
+	prod := idleCost(t, "prod")
+	acl := linesOf(prod, "waf.web_acl.month")
+	rules := linesOf(prod, "waf.rule.month")
+	require.Len(t, acl, 1)
+	require.Len(t, rules, 1)
+	assert.Equal(t, "tsa-prod-edge", acl[0].Stack)
+	assert.Equal(t, 1.0, acl[0].Quantity)
+	assert.Equal(t, 4.0, rules[0].Quantity, "IP reputation, API rate limit, known bad inputs, core rule set")
+	assert.InDelta(t, 9.0, acl[0].MonthlyUSD+rules[0].MonthlyUSD, 1e-9)
+	requests := linesOf(prod, "waf.requests.million")
+	require.Len(t, requests, 1)
+	assert.Zero(t, requests[0].MonthlyUSD, "inspected requests are usage-based")
+	var stacks []string
+	for _, s := range prod.Stacks {
+		stacks = append(stacks, s.Stack)
+	}
+	assert.Equal(t, []string{"tsa-prod-network", "tsa-prod-data", "tsa-prod-compute", "tsa-prod-edge", "tsa-prod-frontend"}, stacks, "deployment order")
+
+	dev := idleCost(t, "dev")
+	assert.Empty(t, linesOf(dev, "waf.web_acl.month"))
+	assert.Empty(t, linesOf(dev, "waf.rule.month"))
+}

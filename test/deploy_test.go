@@ -124,7 +124,7 @@ func TestLoadBalancerAdmitsOnlyCloudFront(t *testing.T) {
 			assert.Empty(t, props(sg)["SecurityGroupIngress"], "no inline ingress on the ALB's group")
 
 			rules := rulesOn(compute, "AWS::EC2::SecurityGroupIngress", alb)
-			for _, part := range parts {
+			for _, part := range s.parts() {
 				for id, r := range resources(s.raw[part], "AWS::EC2::SecurityGroupIngress") {
 					p := props(r)
 					assert.NotContains(t, p, "CidrIp", "%s/%s: no CIDR ingress in any stack", part, id)
@@ -259,7 +259,7 @@ var elbLogPrincipals = map[string]map[string]any{
 func TestAccessLogsDeployInEveryRegion(t *testing.T) {
 	for _, s := range deployVariants(t) {
 		t.Run(variantName(s), func(t *testing.T) {
-			for _, part := range parts {
+			for _, part := range s.parts() {
 				assert.Empty(t, regionLookups(s.raw[part]["Resources"]), "tsa-%s-%s looks a region up in a mapping", s.cfg.Name, part)
 			}
 			compute := s.raw["compute"]

@@ -899,7 +899,7 @@ func TestDocumentedNamesExist(t *testing.T) {
 		}
 	}
 	for _, s := range docSynths(t) {
-		for _, part := range parts {
+		for _, part := range s.parts() {
 			known[part] = true
 			walk(s.raw[part]["Resources"])
 			for _, g := range resources(s.raw[part], "AWS::Logs::LogGroup") {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
@@ -110,4 +111,118 @@ func configJSON(t *testing.T, outdir string) map[string]any {
 	var cfg map[string]any
 	require.NoError(t, json.Unmarshal(data, &cfg))
 	return cfg
+}
+
+// TestSiteDeploymentIsScoped (issue 12, point 4): the BucketDeployment
+// handler reads only the S3 objects of its own sources (not the whole CDK
+// asset bucket), reads and writes only the site bucket, invalidates only
+// this distribution and writes only its own log group; no managed policy.
+func TestSiteDeploymentIsScoped(t *testing.T) {
+	const siteBucket = "SiteBucket397A1860"
+	for _, env := range []string{"dev", "prod"} {
+		t.Run(env, func(t *testing.T) {
+			raw := envs[env].raw["frontend"]
+			res := raw["Resources"].(map[string]any)
+			distID, _ := one(t, raw, "AWS::CloudFront::Distribution")
+
+			// The handler function both deployments invoke, and its role.
+			deployments := resources(raw, "Custom::CDKBucketDeployment")
+			require.Len(t, deployments, 2)
+			var handler string
+			sources := map[string]bool{}
+			for id, d := range deployments {
+				fn := refID(props(d)["ServiceToken"])
+				require.NotEmpty(t, fn, id)
+				if handler == "" {
+					handler = fn
+				}
+				assert.Equal(t, handler, fn, "%s: one handler for both deployments", id)
+				keys := asList(props(d)["SourceObjectKeys"])
+				require.Len(t, asList(props(d)["SourceBucketNames"]), len(keys))
+				for _, k := range keys {
+					sources[k.(string)] = true
+				}
+			}
+			roleID := refID(props(res[handler].(map[string]any))["Role"])
+			role := res[roleID].(map[string]any)
+			assert.Nil(t, props(role)["ManagedPolicyArns"], "no AWSLambdaBasicExecutionRole: it may write any log group")
+
+			// Every statement of every policy on the role, by action.
+			byAction := map[string][]any{}
+			policyOf := map[string]string{}
+			for id, pol := range resources(raw, "AWS::IAM::Policy") {
+				if !strings.Contains(jsonOf(props(pol)["Roles"]), `"`+roleID+`"`) {
+					continue
+				}
+				for _, st := range asList(props(pol)["PolicyDocument"].(map[string]any)["Statement"]) {
+					sm := st.(map[string]any)
+					assert.Equal(t, "Allow", sm["Effect"])
+					assert.NotContains(t, sm, "Condition")
+					for _, a := range oneOrMany(sm["Action"]) {
+						byAction[a.(string)] = append(byAction[a.(string)], oneOrMany(sm["Resource"])...)
+						policyOf[a.(string)] = id
+					}
+				}
+			}
+			siteActions := []string{"s3:Abort*", "s3:DeleteObject*", "s3:GetBucket*", "s3:GetObject*", "s3:List*", "s3:PutObject",
+				"s3:PutObjectLegalHold", "s3:PutObjectRetention", "s3:PutObjectTagging", "s3:PutObjectVersionTagging"}
+			want := append([]string{"cloudfront:CreateInvalidation", "cloudfront:GetInvalidation", "s3:GetObject", "logs:CreateLogStream", "logs:PutLogEvents"}, siteActions...)
+			assert.ElementsMatch(t, want, keys(byAction), "the role may do these and nothing else")
+			for action, rs := range byAction {
+				for _, r := range rs {
+					assert.NotEqual(t, "*", r, "%s on every resource", action)
+				}
+			}
+
+			// Invalidations: this distribution's ARN (the distribution
+			// resource type of both actions).
+			distArn := m("Fn::Join", []any{"", []any{"arn:", m("Ref", "AWS::Partition"), ":cloudfront::", m("Ref", "AWS::AccountId"), ":distribution/", m("Ref", distID)}})
+			for _, a := range []string{"cloudfront:CreateInvalidation", "cloudfront:GetInvalidation"} {
+				assert.Equal(t, []any{distArn}, byAction[a], "%s on this distribution only", a)
+			}
+
+			// Sources: exactly the deployments' source objects in the CDK
+			// asset bucket, each by its key.
+			assetBucket := jsonOf(m("Fn::Sub", "cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}"))
+			read := map[string]bool{}
+			for _, r := range byAction["s3:GetObject"] {
+				require.Contains(t, jsonOf(r), assetBucket, "s3:GetObject only on asset objects")
+				join := asList(r.(map[string]any)["Fn::Join"].([]any)[1])
+				key := strings.TrimPrefix(join[len(join)-1].(string), "/")
+				assert.NotContains(t, key, "*", "one object, not a pattern")
+				read[key] = true
+			}
+			assert.Equal(t, sources, read, "the handler reads its own source objects and nothing else of the asset bucket")
+
+			// The site bucket: read, write and delete its objects, nothing else.
+			for _, a := range siteActions {
+				assert.ElementsMatch(t, []any{
+					m("Fn::GetAtt", []any{siteBucket, "Arn"}),
+					m("Fn::Join", []any{"", []any{m("Fn::GetAtt", []any{siteBucket, "Arn"}), "/*"}}),
+				}, byAction[a], a)
+			}
+
+			// Logs: the handler's own log group, granted and created before
+			// either deployment runs.
+			for _, a := range []string{"logs:CreateLogStream", "logs:PutLogEvents"} {
+				require.Len(t, byAction[a], 1, a)
+				group := refID(byAction[a][0])
+				require.Contains(t, res, group, a)
+				assert.Equal(t, "AWS::Logs::LogGroup", res[group].(map[string]any)["Type"])
+				assert.Equal(t, group, logGroupOf(res[handler].(map[string]any)), "the handler's log group (its LoggingConfig)")
+				for id, d := range deployments {
+					assert.Contains(t, asList(d["DependsOn"]), group, "%s runs after its log group exists", id)
+					assert.Contains(t, asList(d["DependsOn"]), policyOf[a], "%s runs after its log grant", id)
+				}
+			}
+		})
+	}
+}
+
+// oneOrMany reads a policy element that is a value or a list of values.
+func oneOrMany(v any) []any {
+	if l, ok := v.([]any); ok {
+		return l
+	}
+	return []any{v}
 }

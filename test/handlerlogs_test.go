@@ -157,11 +157,13 @@ func checkFunctionLogGroups(t *testing.T, where string, raw map[string]any, days
 		assert.NotContains(t, jsonOf(props(g)["LogGroupName"]), id, "%s: %s is not named after its function", where, gid)
 		// The execution role may write there: AWSLambdaBasicExecutionRole
 		// allows logs:CreateLogStream and logs:PutLogEvents on any group
-		// (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSLambdaBasicExecutionRole.html).
+		// (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSLambdaBasicExecutionRole.html);
+		// a scoped role grants both on this group's ARN instead.
 		roleRef, _ := props(fn)["Role"].(map[string]any)["Fn::GetAtt"].([]any)
 		if assert.Len(t, roleRef, 2, "%s: %s role is a role of this stack", where, id) {
-			role := roles[roleRef[0].(string)]
-			assert.Contains(t, jsonOf(props(role)["ManagedPolicyArns"]), "service-role/AWSLambdaBasicExecutionRole", "%s: %s can write its log streams", where, id)
+			roleID := roleRef[0].(string)
+			basic := strings.Contains(jsonOf(props(roles[roleID])["ManagedPolicyArns"]), "service-role/AWSLambdaBasicExecutionRole")
+			assert.True(t, basic || grantsLogWrites(raw, roleID, gid), "%s: %s can write its log streams", where, id)
 		}
 	}
 	for gid, g := range groups {
@@ -213,10 +215,34 @@ func TestHandlerLogGroupsPlatform(t *testing.T) {
 			policy = "Retain"
 		}
 		var fns int
-		for _, part := range parts {
+		for _, part := range s.parts() {
 			fns += len(resources(s.raw[part], "AWS::Lambda::Function"))
 			checkFunctionLogGroups(t, fmt.Sprintf("tsa-%s-%s", env, part), s.raw[part], float64(s.cfg.Backend.LogRetentionDays), policy, nil)
 		}
 		assert.NotZero(t, fns, "%s has deploy-time handlers", env)
 	}
+}
+
+// grantsLogWrites reports whether a policy of the template attached to role
+// allows logs:CreateLogStream and logs:PutLogEvents on the log group group.
+func grantsLogWrites(raw map[string]any, role, group string) bool {
+	want := map[string]bool{"logs:CreateLogStream": false, "logs:PutLogEvents": false}
+	for _, pol := range resources(raw, "AWS::IAM::Policy") {
+		if !strings.Contains(jsonOf(props(pol)["Roles"]), `"`+role+`"`) {
+			continue
+		}
+		doc, _ := props(pol)["PolicyDocument"].(map[string]any)
+		for _, st := range asList(doc["Statement"]) {
+			sm, _ := st.(map[string]any)
+			if sm["Effect"] != "Allow" || !strings.Contains(jsonOf(sm["Resource"]), `{"Fn::GetAtt":["`+group+`","Arn"]}`) {
+				continue
+			}
+			for _, a := range oneOrMany(sm["Action"]) {
+				if _, ok := want[a.(string)]; ok {
+					want[a.(string)] = true
+				}
+			}
+		}
+	}
+	return want["logs:CreateLogStream"] && want["logs:PutLogEvents"]
 }

@@ -25,10 +25,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden snapshots in test/snapshots from the current synth")
 
-// Parts are the four stacks of an environment, in deployment order.
-var parts = []string{"network", "data", "compute", "frontend"}
-
-// synth is one synthesized environment.
+// synth is one synthesized environment. Its templates are keyed by stack
+// part: network, data, compute, edge (with frontend.waf), frontend.
 type synth struct {
 	cfg       *config.Config
 	platform  *stacks.Platform
@@ -160,6 +158,10 @@ func synthesize(env string, extra map[string]any) (*synth, error) {
 	// A synth that fails validation (an unsuppressed cdk-nag error, say) still
 	// writes its templates: keep them so every other test reports too.
 	s.err = synthOnce(app)
+	parts := cfg.StackParts()
+	if len(parts) != len(p.Stacks()) {
+		return nil, fmt.Errorf("config lists stacks %v, the platform has %d", parts, len(p.Stacks()))
+	}
 	for i, st := range p.Stacks() {
 		data, err := os.ReadFile(filepath.Join(outdir, *st.TemplateFile()))
 		if err != nil {
@@ -174,6 +176,9 @@ func synthesize(env string, extra map[string]any) (*synth, error) {
 	}
 	return s, nil
 }
+
+// parts are the synthesized stacks' parts in deployment order.
+func (s *synth) parts() []string { return s.cfg.StackParts() }
 
 func synthOnce(app awscdk.App) (err error) {
 	defer func() {

@@ -84,7 +84,7 @@ func alarmsByName(s *synth) map[string]struct {
 		id   string
 		res  map[string]any
 	}{}
-	for _, part := range parts {
+	for _, part := range s.parts() {
 		for id, r := range resources(s.raw[part], "AWS::CloudWatch::Alarm") {
 			name, _ := props(r)["AlarmName"].(string)
 			out[name] = struct {
@@ -412,7 +412,7 @@ func TestMonitoringRunbook(t *testing.T) {
 	names := map[string]bool{}
 	for _, s := range []*synth{envs["dev"], envs["prod"], timescaleSynth(t, "dev"), timescaleSynth(t, "prod"), externalSynth(t, "prod")} {
 		prefix := fmt.Sprintf("%s-%s-", config.Project, s.cfg.Name)
-		for _, part := range parts {
+		for _, part := range s.parts() {
 			for id, r := range resources(s.raw[part], "AWS::CloudWatch::Alarm") {
 				p := props(r)
 				if name, ok := p["AlarmName"].(string); ok {

@@ -32,9 +32,11 @@ func readManifest(t *testing.T, outdir string) manifest {
 
 // TestStacksDeployAloneInOrder: four stacks per environment, named for it,
 // each depending only on stacks before it (network -> data -> compute ->
-// frontend), so `cdk deploy NAME` works one stack at a time.
+// frontend), so `cdk deploy NAME` works one stack at a time. With the WAF
+// (prod) the edge stack comes before the frontend, which reads its web ACL.
 func TestStacksDeployAloneInOrder(t *testing.T) {
 	for _, env := range []string{"dev", "prod"} {
+		parts := envs[env].parts()
 		m := readManifest(t, envs[env].outdir)
 		var names []string
 		for name, a := range m.Artifacts {
@@ -47,6 +49,9 @@ func TestStacksDeployAloneInOrder(t *testing.T) {
 			order[i] = "tsa-" + env + "-" + p
 		}
 		assert.ElementsMatch(t, order, names)
+		if envs[env].cfg.Frontend.Waf.Enabled {
+			assert.Contains(t, m.Artifacts["tsa-"+env+"-frontend"].Dependencies, "tsa-"+env+"-edge", "the frontend is deployed after the web ACL it reads")
+		}
 		for i, name := range order {
 			for _, dep := range m.Artifacts[name].Dependencies {
 				if strings.HasSuffix(dep, ".assets") {
@@ -60,16 +65,27 @@ func TestStacksDeployAloneInOrder(t *testing.T) {
 }
 
 // TestSynthIsOffline: no context lookups (they would need AWS credentials
-// and write cdk.context.json); environment-agnostic by default.
+// and write cdk.context.json); environment-agnostic by default. The edge
+// stack is the exception by design: a CloudFront web ACL exists only in
+// us-east-1, so that stack names the region (and the account only when the
+// environment pins one); still no lookup.
 func TestSynthIsOffline(t *testing.T) {
 	for _, env := range []string{"dev", "prod"} {
 		for _, s := range allVariants(t, env) {
 			m := readManifest(t, s.outdir)
 			assert.Empty(t, m.Missing, "%s synthesis asked AWS for context", env)
 			for name, a := range m.Artifacts {
-				if a.Type == "aws:cloudformation:stack" && !s.cfg.PinnedEnvironment() {
-					assert.Equal(t, "aws://unknown-account/unknown-region", a.Environment, "%s is environment-agnostic unless account/region are configured", name)
+				if a.Type != "aws:cloudformation:stack" {
+					continue
 				}
+				account, region := "unknown-account", "unknown-region"
+				if s.cfg.PinnedEnvironment() {
+					account, region = s.cfg.Account, s.cfg.Region
+				}
+				if name == s.cfg.StackName("edge") {
+					region = "us-east-1"
+				}
+				assert.Equal(t, "aws://"+account+"/"+region, a.Environment, "%s is environment-agnostic unless account/region are configured", name)
 			}
 		}
 	}
@@ -80,7 +96,7 @@ func TestSynthIsOffline(t *testing.T) {
 // TestOutputsAreDescribed: every stack output says what it is.
 func TestOutputsAreDescribed(t *testing.T) {
 	for _, env := range []string{"dev", "prod"} {
-		for _, part := range parts {
+		for _, part := range envs[env].parts() {
 			outputs, _ := envs[env].raw[part]["Outputs"].(map[string]any)
 			for id, o := range outputs {
 				desc, _ := o.(map[string]any)["Description"].(string)

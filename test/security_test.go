@@ -26,17 +26,20 @@ func TestNoUnsuppressedNagFindings(t *testing.T) {
 		for _, s := range allVariants(t, env) {
 			for i, st := range s.platform.Stacks() {
 				findings := annotations(t, s.outdir, *st.ArtifactId(), "AwsSolutions-")
-				assert.Empty(t, findings, "tsa-%s-%s (engine %s) has unsuppressed cdk-nag findings", env, parts[i], s.cfg.Database.Engine)
+				assert.Empty(t, findings, "tsa-%s-%s (engine %s) has unsuppressed cdk-nag findings", env, s.parts()[i], s.cfg.Database.Engine)
 			}
 		}
 	}
 }
 
 // allVariants is every configuration the tests synthesize for env: cdk.json
-// as it is, the other data tiers, and (prod) pinned region, custom domain and
-// pinned TimescaleDB image.
+// as it is, the other data tiers, (dev) the WAF turned on, and (prod) pinned
+// region, custom domain and pinned TimescaleDB image.
 func allVariants(t *testing.T, env string) []*synth {
 	v := []*synth{envs[env], externalSynth(t, env), timescaleSynth(t, env)}
+	if env == "dev" {
+		v = append(v, wafDevSynth(t))
+	}
 	if env == "prod" {
 		v = append(v, monitoringPinnedSynth(t), domainSynth(t), timescalePinnedSynth(t))
 	}
@@ -44,26 +47,41 @@ func allVariants(t *testing.T, env string) []*synth {
 }
 
 // annotations reads the error and warning annotations of a stack from the
-// cloud assembly manifest (the CLI reads the same entries).
+// cloud assembly, as the CLI does: the manifest's metadata and the file it
+// names in additionalMetadataFile (where aws-cdk-lib 2.276 writes them).
 func annotations(t *testing.T, outdir, artifact, prefix string) []string {
 	t.Helper()
+	type entries map[string][]struct {
+		Type string `json:"type"`
+		Data any    `json:"data"`
+	}
 	data, err := os.ReadFile(filepath.Join(outdir, "manifest.json"))
 	require.NoError(t, err)
 	var manifest struct {
 		Artifacts map[string]struct {
-			Metadata map[string][]struct {
-				Type string `json:"type"`
-				Data any    `json:"data"`
-			} `json:"metadata"`
+			Metadata               entries `json:"metadata"`
+			AdditionalMetadataFile string  `json:"additionalMetadataFile"`
 		} `json:"artifacts"`
 	}
 	require.NoError(t, json.Unmarshal(data, &manifest))
+	a, ok := manifest.Artifacts[artifact]
+	require.True(t, ok, "no artifact %s in the cloud assembly", artifact)
+	all := []entries{a.Metadata}
+	if a.AdditionalMetadataFile != "" {
+		data, err := os.ReadFile(filepath.Join(outdir, a.AdditionalMetadataFile))
+		require.NoError(t, err)
+		var more entries
+		require.NoError(t, json.Unmarshal(data, &more))
+		all = append(all, more)
+	}
 	var out []string
-	for path, entries := range manifest.Artifacts[artifact].Metadata {
-		for _, e := range entries {
-			msg := fmt.Sprint(e.Data)
-			if (e.Type == "aws:cdk:error" || e.Type == "aws:cdk:warning") && strings.Contains(msg, prefix) {
-				out = append(out, path+": "+msg)
+	for _, md := range all {
+		for path, list := range md {
+			for _, e := range list {
+				msg := fmt.Sprint(e.Data)
+				if (e.Type == "aws:cdk:error" || e.Type == "aws:cdk:warning") && strings.Contains(msg, prefix) {
+					out = append(out, path+": "+msg)
+				}
 			}
 		}
 	}
@@ -71,12 +89,19 @@ func annotations(t *testing.T, outdir, artifact, prefix string) []string {
 	return out
 }
 
+// TestAnnotationsAreRead: the reader above finds what the app annotates (a
+// reader that finds nothing would let every finding through).
+func TestAnnotationsAreRead(t *testing.T) {
+	prod := envs["prod"]
+	assert.NotEmpty(t, annotations(t, prod.outdir, *prod.platform.Frontend.ArtifactId(), "@tsa/frontend:"), "prod's default-certificate warning")
+}
+
 // TestEverySuppressionHasAReason checks the suppressions as they land in the
 // templates (cdk_nag metadata), not only the list they come from.
 func TestEverySuppressionHasAReason(t *testing.T) {
 	var count int
 	for _, env := range []string{"dev", "prod"} {
-		for _, part := range parts {
+		for _, part := range envs[env].parts() {
 			for id, r := range envs[env].raw[part]["Resources"].(map[string]any) {
 				meta, _ := r.(map[string]any)["Metadata"].(map[string]any)
 				nag, _ := meta["cdk_nag"].(map[string]any)
@@ -103,7 +128,7 @@ func TestCfnLint(t *testing.T) {
 	for _, env := range []string{"dev", "prod"} {
 		for _, s := range allVariants(t, env) {
 			files, _ := filepath.Glob(filepath.Join(s.outdir, "*.template.json"))
-			require.Len(t, files, len(parts), "%s templates", env)
+			require.Len(t, files, len(s.parts()), "%s templates", env)
 			templates = append(templates, files...)
 		}
 	}
@@ -131,7 +156,7 @@ func TestCfnLint(t *testing.T) {
 func TestNoSecretInTemplates(t *testing.T) {
 	secretish := regexp.MustCompile(`(?i)"(MasterUserPassword|Password|SecretString|ApiKey|api_key|AuthToken|PrivateKey)":\s*"[^"{]`)
 	for _, env := range []string{"dev", "prod"} {
-		for _, part := range parts {
+		for _, part := range envs[env].parts() {
 			text := jsonOf(envs[env].raw[part])
 			assert.False(t, secretish.MatchString(text), "tsa-%s-%s holds a literal secret: %s", env, part, secretish.FindString(text))
 			for id, r := range resources(envs[env].raw[part], "AWS::RDS::DBInstance") {
@@ -171,7 +196,7 @@ var statefulTypes = map[string]bool{
 
 func TestStatefulResourcesKeepTheirLogicalIDs(t *testing.T) {
 	for _, env := range []string{"dev", "prod"} {
-		for _, part := range parts {
+		for _, part := range envs[env].parts() {
 			raw := envs[env].raw[part]
 			for _, want := range statefulIDs[part] {
 				typ, id, _ := strings.Cut(want, " ")
@@ -214,7 +239,7 @@ func isHandlerLog(raw map[string]any, id string) bool {
 func TestProtection(t *testing.T) {
 	for _, env := range []string{"dev", "prod"} {
 		prod := envs[env].cfg.Production()
-		for _, part := range parts {
+		for _, part := range envs[env].parts() {
 			for id, r := range envs[env].raw[part]["Resources"].(map[string]any) {
 				rm := r.(map[string]any)
 				typ := rm["Type"].(string)

@@ -19,7 +19,7 @@ func TestSnapshots(t *testing.T) {
 	}
 	var snaps []snapshot
 	for _, env := range []string{"dev", "prod"} {
-		for _, part := range parts {
+		for _, part := range envs[env].parts() {
 			snaps = append(snaps, snapshot{fmt.Sprintf("tsa-%s-%s", env, part), envs[env].raw[part]})
 		}
 		// The other data tiers change only the data stack's template.

@@ -127,7 +127,7 @@ func TestTimescaleDB(t *testing.T) {
 			require.Equal(t, config.EngineTimescaleDB, cfg.Database.Engine)
 			assert.NoError(t, s.err, "cdk synth (cdk-nag included) with engine timescaledb")
 			for i, st := range s.platform.Stacks() {
-				assert.Empty(t, annotations(t, s.outdir, *st.ArtifactId(), "AwsSolutions-"), "%s: unsuppressed cdk-nag findings", parts[i])
+				assert.Empty(t, annotations(t, s.outdir, *st.ArtifactId(), "AwsSolutions-"), "%s: unsuppressed cdk-nag findings", s.parts()[i])
 			}
 			pinned := []string{"AWS::EC2::Volume TimescaleDataVolume006778F6", "AWS::SecretsManager::Secret TimescaleSecret52774E0C",
 				"AWS::Logs::LogGroup TimescaleLogsD4A290E1", "AWS::S3::Bucket TimescaleArchive59E6DFB5", "AWS::KMS::Key TimescaleArchiveKey4EA29940"}
@@ -264,7 +264,7 @@ func TestTimescaleDB(t *testing.T) {
 			}
 			sort.Float64s(egressPorts)
 			assert.Equal(t, []float64{80, 443}, egressPorts)
-			for _, part := range parts {
+			for _, part := range s.parts() {
 				assert.NotRegexp(t, `"(FromPort|ToPort)":\s*22\b`, jsonOf(s.raw[part]), "no SSH anywhere (%s)", part)
 			}
 
@@ -548,7 +548,7 @@ func TestTimescaleRestore(t *testing.T) {
 	raw := s.raw["data"]
 	require.NoError(t, s.err)
 	for i, st := range s.platform.Stacks() {
-		assert.Empty(t, annotations(t, s.outdir, *st.ArtifactId(), "AwsSolutions-"), "%s: unsuppressed cdk-nag findings", parts[i])
+		assert.Empty(t, annotations(t, s.outdir, *st.ArtifactId(), "AwsSolutions-"), "%s: unsuppressed cdk-nag findings", s.parts()[i])
 	}
 	volumeID, volume := one(t, raw, "AWS::EC2::Volume")
 	assert.Regexp(t, `^TimescaleDataVolumeRestored20261128T093000Z[0-9A-F]{8}$`, volumeID, "the restored volume is named by its target (UTC)")
