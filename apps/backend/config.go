@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Schema modes selected by SCHEMA_MODE.
@@ -28,7 +29,26 @@ type Config struct {
 	DBSSLMode  string
 	APIKey     string
 	SchemaMode string
+
+	// WriteMaxFuture and Retention bound the accepted write window
+	// [now-Retention, now+WriteMaxFuture]; Retention is also how long
+	// pg_partman and TimescaleDB keep data.
+	WriteMaxFuture time.Duration
+	Retention      time.Duration
+	// ProxyHops is how many proxies append to X-Forwarded-For in front of the
+	// app (CloudFront and the ALB: 2); the client is the entry that many from
+	// the right. 0 uses the TCP peer.
+	ProxyHops int
 }
+
+// Bounds of the write window settings. The future bound stays far below the
+// partitions pg_partman keeps pre-made (premake days), so no accepted write can
+// land in the default partition while maintenance runs.
+const (
+	maxWriteMaxFuture = time.Hour
+	minRetention      = 2 * 24 * time.Hour
+	maxRetention      = 10 * 366 * 24 * time.Hour
+)
 
 var validSSLModes = map[string]bool{
 	"disable": true, "allow": true, "prefer": true,
@@ -94,6 +114,31 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("SCHEMA_MODE must be one of partman, timescaledb, plain, got %q", cfg.SchemaMode))
 	}
 
+	dur := func(name, def string, lo, hi time.Duration) time.Duration {
+		v := get(name)
+		if v == "" {
+			v = def
+		}
+		d, err := parseDuration(v)
+		if err != nil || d < lo || d > hi {
+			errs = append(errs, fmt.Errorf("%s must be a duration between %s and %s (e.g. 5m, 36h, 90d), got %q", name, fmtDuration(lo), fmtDuration(hi), v))
+			return 0
+		}
+		return d
+	}
+	cfg.WriteMaxFuture = dur("WRITE_MAX_FUTURE", "5m", time.Second, maxWriteMaxFuture)
+	cfg.Retention = dur("DATA_RETENTION", "90d", minRetention, maxRetention)
+
+	hops := get("TRUSTED_PROXY_HOPS")
+	if hops == "" {
+		hops = "2"
+	}
+	if n, err := strconv.Atoi(hops); err != nil || n < 0 || n > 5 {
+		errs = append(errs, fmt.Errorf("TRUSTED_PROXY_HOPS must be a number from 0 to 5, got %q", hops))
+	} else {
+		cfg.ProxyHops = n
+	}
+
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, fmt.Errorf("invalid configuration:\n%w", err)
 	}
@@ -111,4 +156,24 @@ func (c Config) DatabaseURL() string {
 		RawQuery: url.Values{"sslmode": {c.DBSSLMode}, "application_name": {"tsa-backend"}}.Encode(),
 	}
 	return u.String()
+}
+
+// parseDuration accepts Go durations ("90m", "36h") and whole days ("90d").
+func parseDuration(v string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 100_000 {
+			return 0, fmt.Errorf("invalid number of days %q", v)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(v)
+}
+
+// fmtDuration prints whole days as "90d" and anything else as Go does.
+func fmtDuration(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
+	}
+	return d.String()
 }

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 func envFrom(m map[string]string) func(string) string {
@@ -30,6 +31,27 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	if cfg.APIKey != "" {
 		t.Fatalf("API_KEY should be optional at start, got %q", cfg.APIKey)
+	}
+	if cfg.WriteMaxFuture != 5*time.Minute || cfg.Retention != 90*24*time.Hour || cfg.ProxyHops != 2 {
+		t.Fatalf("unexpected write window / proxy defaults: %+v", cfg)
+	}
+}
+
+func TestLoadConfigWriteWindow(t *testing.T) {
+	env := validEnv()
+	env["WRITE_MAX_FUTURE"] = "90s"
+	env["DATA_RETENTION"] = "60h"
+	env["TRUSTED_PROXY_HOPS"] = "0"
+	cfg, err := LoadConfig(envFrom(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.WriteMaxFuture != 90*time.Second || cfg.Retention != 60*time.Hour || cfg.ProxyHops != 0 {
+		t.Fatalf("got %+v", cfg)
+	}
+	env["DATA_RETENTION"] = "400d"
+	if cfg, err = LoadConfig(envFrom(env)); err != nil || cfg.Retention != 400*24*time.Hour {
+		t.Fatalf("400d: %v %v", cfg.Retention, err)
 	}
 }
 
@@ -62,6 +84,12 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"bad sslmode", map[string]string{"DB_SSLMODE": "sometimes"}, []string{"DB_SSLMODE must be one of"}},
 		{"bad schema mode", map[string]string{"SCHEMA_MODE": "mongo"}, []string{"SCHEMA_MODE must be one of"}},
 		{"several at once", map[string]string{"PORT": "0", "SCHEMA_MODE": "x"}, []string{"PORT must", "SCHEMA_MODE must"}},
+		{"future bound above premade partitions", map[string]string{"WRITE_MAX_FUTURE": "2h"}, []string{"WRITE_MAX_FUTURE must be a duration between 1s and 1h0m0s"}},
+		{"future bound not a duration", map[string]string{"WRITE_MAX_FUTURE": "soon"}, []string{"WRITE_MAX_FUTURE must be"}},
+		{"retention shorter than two partitions", map[string]string{"DATA_RETENTION": "1d"}, []string{"DATA_RETENTION must be a duration between 2d and 3660d"}},
+		{"retention in weeks", map[string]string{"DATA_RETENTION": "2w"}, []string{"DATA_RETENTION must be"}},
+		{"negative days", map[string]string{"DATA_RETENTION": "-3d"}, []string{"DATA_RETENTION must be"}},
+		{"proxy hops", map[string]string{"TRUSTED_PROXY_HOPS": "many"}, []string{"TRUSTED_PROXY_HOPS must be a number from 0 to 5"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

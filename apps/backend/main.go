@@ -24,6 +24,13 @@ const (
 	// Give up on an unreachable database so ECS replaces the task and the failure is visible.
 	bootstrapDeadline   = 5 * time.Minute
 	maintenanceInterval = time.Hour
+
+	// The data pool: ReadSlots of its connections may serve reads at once, the
+	// rest stay free for writes. The deep health check has its own connection.
+	dataPoolConns = 10
+	// statementTimeout bounds every query of the API on the server side, so an
+	// expensive read ends even if the client goes away.
+	statementTimeout = 5 * time.Second
 )
 
 func main() {
@@ -76,22 +83,21 @@ func run(log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 
-	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL())
+	pool, err := newPool(ctx, cfg, dataPoolConns, "tsa-backend")
 	if err != nil {
-		return fmt.Errorf("database config: %w", err)
-	}
-	poolCfg.MaxConns = 10
-	poolCfg.MaxConnLifetime = 30 * time.Minute
-	poolCfg.MaxConnIdleTime = 5 * time.Minute
-	poolCfg.ConnConfig.ConnectTimeout = 5 * time.Second
-	pool, err := pgxpool.NewWithConfig(ctx, poolCfg) // connects lazily
-	if err != nil {
-		return fmt.Errorf("database pool: %w", err)
+		return err
 	}
 	defer pool.Close()
+	healthPool, err := newPool(ctx, cfg, 1, "tsa-backend-health")
+	if err != nil {
+		return err
+	}
+	defer healthPool.Close()
 
 	var ready atomic.Bool
-	api := &API{Env: cfg.Env, APIKey: cfg.APIKey, Store: NewPGStore(pool, ready.Load), Log: log}
+	limits := DefaultLimits
+	limits.MaxFuture, limits.Retention, limits.ProxyHops = cfg.WriteMaxFuture, cfg.Retention, cfg.ProxyHops
+	api := &API{Env: cfg.Env, APIKey: cfg.APIKey, Store: NewPGStore(pool, healthPool, ready.Load), Log: log, Limits: limits}
 	srv := &http.Server{
 		Addr:              ":" + strconv.Itoa(cfg.Port),
 		Handler:           api.Handler(),
@@ -115,7 +121,7 @@ func run(log *slog.Logger) error {
 
 	bootErr := make(chan error, 1)
 	go func() {
-		res, err := bootstrapWithRetry(ctx, pool, BootstrapOptions{Mode: cfg.SchemaMode}, log)
+		res, err := bootstrapWithRetry(ctx, pool, BootstrapOptions{Mode: cfg.SchemaMode, Retention: cfg.Retention}, log)
 		if err != nil {
 			bootErr <- err
 			return
@@ -145,6 +151,25 @@ func run(log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return runErr
+}
+
+// newPool connects lazily; every connection gets the API's statement timeout.
+func newPool(ctx context.Context, cfg Config, size int32, name string) (*pgxpool.Pool, error) {
+	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL())
+	if err != nil {
+		return nil, fmt.Errorf("database config: %w", err)
+	}
+	poolCfg.MaxConns = size
+	poolCfg.MaxConnLifetime = 30 * time.Minute
+	poolCfg.MaxConnIdleTime = 5 * time.Minute
+	poolCfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	poolCfg.ConnConfig.RuntimeParams["application_name"] = name
+	poolCfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.Itoa(int(statementTimeout.Milliseconds()))
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
+	if err != nil {
+		return nil, fmt.Errorf("database pool: %w", err)
+	}
+	return pool, nil
 }
 
 func bootstrapWithRetry(ctx context.Context, pool *pgxpool.Pool, opts BootstrapOptions, log *slog.Logger) (BootstrapResult, error) {

@@ -18,7 +18,9 @@ type fakeStore struct {
 	pingErr   error
 	aggErr    error
 	insertErr error
+	listErr   error
 	buckets   []Bucket
+	list      []SeriesInfo
 
 	aggCalls    int
 	gotSeries   string
@@ -27,11 +29,15 @@ type fakeStore struct {
 	gotBucket   time.Duration
 	insertCalls int
 	inserted    []Point
+	listCalls   int
+	gotAfter    string
+	gotSince    time.Time
+	gotLimit    int
 }
 
 func (f *fakeStore) Ping(context.Context) error { return f.pingErr }
 
-func (f *fakeStore) Aggregate(_ context.Context, s string, from, to time.Time, b time.Duration) ([]Bucket, error) {
+func (f *fakeStore) Aggregate(_ context.Context, s string, from, to time.Time, b time.Duration, _ int) ([]Bucket, error) {
 	f.aggCalls++
 	f.gotSeries, f.gotFrom, f.gotTo, f.gotBucket = s, from, to, b
 	return f.buckets, f.aggErr
@@ -44,6 +50,12 @@ func (f *fakeStore) Insert(_ context.Context, s string, p []Point) (int64, error
 		return 0, f.insertErr
 	}
 	return int64(len(p)), nil
+}
+
+func (f *fakeStore) ListSeries(_ context.Context, after string, since time.Time, limit int) ([]SeriesInfo, error) {
+	f.listCalls++
+	f.gotAfter, f.gotSince, f.gotLimit = after, since, limit
+	return f.list, f.listErr
 }
 
 var fixedNow = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
@@ -199,7 +211,8 @@ func TestGetSeriesStoreErrors(t *testing.T) {
 		code int
 	}{
 		{errNotReady, 503},
-		{fmt.Errorf("wrapped: %w", context.DeadlineExceeded), 504},
+		{fmt.Errorf("wrapped: %w", context.DeadlineExceeded), 503},
+		{errTooManyPoints, 400},
 		{errors.New(`ERROR: relation "measurements" does not exist`), 500},
 	}
 	for _, c := range cases {
@@ -246,7 +259,7 @@ func TestPostSeriesOK(t *testing.T) {
 	store := &fakeStore{}
 	rec, body := do(t, newTestAPI(store), "POST", "/api/series", goodBody,
 		map[string]string{"X-Api-Key": "s3cret-key", "Content-Type": "application/json"})
-	if rec.Code != 201 || body["inserted"] != float64(2) {
+	if rec.Code != 201 || body["stored"] != float64(2) {
 		t.Fatalf("%d %v", rec.Code, body)
 	}
 	if store.gotSeries != "cpu" || len(store.inserted) != 2 || store.inserted[1].Value != -2 ||
