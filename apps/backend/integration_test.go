@@ -40,6 +40,13 @@ func testLogger(t *testing.T) *slog.Logger {
 // freshDB creates an empty database and returns a pool connected to it.
 func freshDB(t *testing.T) *pgxpool.Pool {
 	t.Helper()
+	pool, _ := freshDatabase(t)
+	return pool
+}
+
+// freshDatabase is freshDB that also returns the database's name.
+func freshDatabase(t *testing.T) (*pgxpool.Pool, string) {
+	t.Helper()
 	url := os.Getenv(testDBEnv)
 	if url == "" {
 		t.Skipf("skipping integration test: set %s (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable) or run scripts/integration-test.sh", testDBEnv)
@@ -83,7 +90,7 @@ func freshDB(t *testing.T) *pgxpool.Pool {
 	if version < 140000 {
 		t.Fatalf("PostgreSQL 14+ required for date_bin, server is %d", version)
 	}
-	return pool
+	return pool, name
 }
 
 func mustBootstrap(t *testing.T, pool *pgxpool.Pool, opts BootstrapOptions) BootstrapResult {
@@ -304,7 +311,9 @@ func TestIntegrationHTTP(t *testing.T) {
 		t.Fatalf("unexpected aggregates %+v", out.Points)
 	}
 
-	resp2, err := http.Get(srv.URL + "/api/health?deep=1")
+	req, _ = http.NewRequest("GET", srv.URL+"/api/health/deep", nil)
+	req.Header.Set("X-Api-Key", "k")
+	resp2, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +380,7 @@ func TestIntegrationMaintenanceAfterEdgeWrites(t *testing.T) {
 		}
 	}
 	for i := 0; i < 2; i++ { // twice: maintenance must also be re-runnable
-		if _, err := partmanMaintenance(ctx, pool, res); err != nil {
+		if _, err := runMaintenance(ctx, pool); err != nil {
 			t.Fatalf("run_maintenance after edge-case writes: %v", err)
 		}
 	}
@@ -399,12 +408,12 @@ func TestIntegrationMaintenanceAfterEdgeWrites(t *testing.T) {
 // default partition; with ignore_default_data maintenance keeps working for
 // today's partitions and the row is reported (README: partition_data_time).
 func TestIntegrationMaintenanceWithLegacyDefaultRows(t *testing.T) {
-	pool, res := partmanPool(t)
+	pool, _ := partmanPool(t)
 	ctx := context.Background()
 	if _, err := pool.Exec(ctx, `INSERT INTO measurements VALUES ('legacy', now() + interval '30 days', 1)`); err != nil {
 		t.Fatal(err)
 	}
-	defaultRows, err := partmanMaintenance(ctx, pool, res)
+	defaultRows, err := runMaintenance(ctx, pool)
 	if err != nil {
 		t.Fatalf("maintenance with a far-future row in the default partition: %v", err)
 	}
@@ -563,7 +572,9 @@ func TestIntegrationDeepHealthHasItsOwnBudget(t *testing.T) {
 	}()
 	start := time.Now()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/health?deep=1", nil))
+	req := httptest.NewRequest("GET", "/api/health/deep", nil)
+	req.Header.Set("X-Api-Key", "s3cret-key")
+	h.ServeHTTP(rec, req)
 	if rec.Code != 200 || time.Since(start) > 2*time.Second {
 		t.Errorf("deep health with every data connection busy: %d after %v, want 200 at once", rec.Code, time.Since(start))
 	}

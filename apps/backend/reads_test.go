@@ -181,23 +181,6 @@ func TestReadRangeCap(t *testing.T) {
 	}
 }
 
-// Issue #16, 5: ?deep=true is the deep check, not a silent shallow one.
-func TestHealthDeepValues(t *testing.T) {
-	for _, c := range []struct {
-		q    string
-		code int
-		db   any
-	}{
-		{"deep=true", 200, "ok"}, {"deep=1", 200, "ok"}, {"deep=0", 200, nil}, {"deep=false", 200, nil},
-		{"deep=yes", 400, nil}, {"deep=TRUE", 400, nil},
-	} {
-		rec, body := do(t, newTestAPI(&fakeStore{}), "GET", "/api/health?"+c.q, "", nil)
-		if rec.Code != c.code || body["db"] != c.db {
-			t.Errorf("?%s: %d %v, want %d with db=%v", c.q, rec.Code, body, c.code, c.db)
-		}
-	}
-}
-
 // Issue #16, 5: a paged listing of series with recent data.
 func TestListSeries(t *testing.T) {
 	last := fixedNow.Add(-time.Minute)

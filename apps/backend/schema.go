@@ -48,15 +48,22 @@ type sqlExec interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// Bootstrap creates the schema idempotently in one transaction. Optional
-// features (pg_partman, pg_stat_statements, compression) run in savepoints so a
-// missing extension or privilege degrades with a warning instead of failing.
-func Bootstrap(ctx context.Context, pool *pgxpool.Pool, opts BootstrapOptions, log *slog.Logger) (BootstrapResult, error) {
+// beginner is a pool or a single connection.
+type beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// Bootstrap creates the schema idempotently in one transaction, in the
+// current schema of db, owned by the role db is connected as (the migrator,
+// when -migrate runs it). Optional features (pg_partman, pg_stat_statements,
+// compression) run in savepoints so a missing extension or privilege degrades
+// with a warning instead of failing.
+func Bootstrap(ctx context.Context, db beginner, opts BootstrapOptions, log *slog.Logger) (BootstrapResult, error) {
 	res := BootstrapResult{Mode: opts.Mode}
 	if opts.Retention <= 0 {
 		return res, errors.New("bootstrap: retention must be positive")
 	}
-	tx, err := pool.Begin(ctx)
+	tx, err := db.Begin(ctx)
 	if err != nil {
 		return res, fmt.Errorf("begin bootstrap: %w", err)
 	}
@@ -89,10 +96,43 @@ func Bootstrap(ctx context.Context, pool *pgxpool.Pool, opts BootstrapOptions, l
 	if err != nil {
 		return res, err
 	}
+	if err := execAll(ctx, tx, maintenanceFunctionSQL(schema, res.ParentTable, res.PartmanSchema),
+		`REVOKE ALL ON FUNCTION maintain_partitions() FROM PUBLIC`); err != nil {
+		return res, err
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return res, fmt.Errorf("commit bootstrap: %w", err)
 	}
 	return res, nil
+}
+
+// maintenanceFunctionSQL defines maintain_partitions(), how the application
+// role keeps partitions without any DDL right of its own: the function runs
+// as its owner (the migrator, who owns the partition set), with a fixed
+// search_path that holds no schema anyone else can write to (every name in
+// it is schema-qualified; pg_partman puts its own schema in front itself), and
+// only the application role may execute it (granted by -migrate). It returns
+// whether the default partition holds rows. In the modes without pg_partman it
+// only answers that question.
+func maintenanceFunctionSQL(schema, parent, partmanSchema string) string {
+	qs := pgx.Identifier{schema}.Sanitize()
+	def := pgx.Identifier{schema, "measurements_default"}.Sanitize()
+	lit := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+	run := ""
+	if partmanSchema != "" {
+		run = "\n  PERFORM " + pgx.Identifier{partmanSchema}.Sanitize() + ".run_maintenance(p_parent_table := " + lit(parent) + ");"
+	}
+	return `CREATE OR REPLACE FUNCTION ` + qs + `.maintain_partitions() RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN` + run + `
+  IF to_regclass(` + lit(schema+".measurements_default") + `) IS NULL THEN
+    RETURN false;
+  END IF;
+  RETURN EXISTS (SELECT 1 FROM ` + def + `);
+END
+$fn$`
 }
 
 const createTableCols = `(
@@ -390,55 +430,65 @@ func bootstrapTimescale(ctx context.Context, db sqlExec, retention time.Duration
 	return nil
 }
 
-// RunPartmanMaintenance keeps pg_partman creating future partitions and
-// dropping expired ones; Amazon RDS has no pg_partman background worker, so the
-// app calls it periodically. pg_partman takes its own advisory lock, so
-// concurrent tasks are safe.
-func RunPartmanMaintenance(ctx context.Context, pool *pgxpool.Pool, res BootstrapResult, every time.Duration, log *slog.Logger) {
-	if res.PartmanSchema == "" {
-		return
-	}
+// RunMaintenance keeps pg_partman creating future partitions and dropping
+// expired ones, at start and then every interval: Amazon RDS has no pg_partman
+// background worker. It goes through maintain_partitions(), so the
+// application role needs no DDL right; pg_partman takes its own advisory lock,
+// so concurrent tasks are safe.
+func RunMaintenance(ctx context.Context, pool *pgxpool.Pool, every time.Duration, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
+		mctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		defaultRows, err := runMaintenance(mctx, pool)
+		cancel()
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("partition maintenance failed", "error", err.Error())
+		case err == nil && defaultRows:
+			log.Warn("the default partition holds rows; see apps/README.md (pg_partman partition_data_time)")
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			mctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-			defaultRows, err := partmanMaintenance(mctx, pool, res)
-			cancel()
-			switch {
-			case err != nil && ctx.Err() == nil:
-				log.Warn("pg_partman maintenance failed", "error", err.Error())
-			case err == nil:
-				log.Info("pg_partman maintenance done", "parent_table", res.ParentTable)
-			}
-			if defaultRows {
-				log.Warn("the default partition holds rows; see apps/README.md (pg_partman partition_data_time)", "parent_table", res.ParentTable)
-			}
 		}
 	}
 }
 
-// partmanMaintenance runs one maintenance pass and warns about rows in the
-// default partition, which only writes from before the write window can put
-// there; see apps/README.md for moving them with partition_data_time.
-func partmanMaintenance(ctx context.Context, pool *pgxpool.Pool, res BootstrapResult) (defaultRows bool, err error) {
-	tx, err := pool.Begin(ctx)
+// runMaintenance runs one maintenance pass and reports whether the default
+// partition holds rows, which only writes from before the write window can
+// have put there.
+func runMaintenance(ctx context.Context, pool *pgxpool.Pool) (defaultRows bool, err error) {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Release()
+	defaultRows, err = maintainOnce(ctx, conn)
+	// pg_partman sets search_path for the session (set_config(..., false))
+	// and "restores" the value it found, the function's fixed path, which then
+	// outlives the call: put the connection's own path back, or drop it.
+	if _, rErr := conn.Exec(context.WithoutCancel(ctx), `RESET search_path`); rErr != nil {
+		_ = conn.Conn().Close(context.WithoutCancel(ctx))
+	}
+	return defaultRows, err
+}
+
+func maintainOnce(ctx context.Context, conn *pgxpool.Conn) (defaultRows bool, err error) {
+	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return false, err
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
-	// The API's pool has a short statement_timeout; maintenance may take longer.
+	// The API's connections have a short statement_timeout; creating and
+	// dropping partitions may take longer. statement_timeout is armed when a
+	// statement starts, so it has to be raised before the call, not inside.
 	if _, err := tx.Exec(ctx, `SET LOCAL statement_timeout = '5min'`); err != nil {
 		return false, err
 	}
-	_, mErr := tx.Exec(ctx, `SELECT `+pgx.Identifier{res.PartmanSchema}.Sanitize()+`.run_maintenance(p_parent_table := $1)`, res.ParentTable)
-	if mErr == nil {
-		mErr = tx.Commit(ctx)
+	if err := tx.QueryRow(ctx, `SELECT maintain_partitions()`).Scan(&defaultRows); err != nil {
+		return false, err
 	}
-	// pg_partman names the default partition <parent>_default.
-	_ = pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+pgx.Identifier(strings.Split(res.ParentTable+"_default", ".")).Sanitize()+`)`).Scan(&defaultRows)
-	return defaultRows, mErr
+	return defaultRows, tx.Commit(ctx)
 }

@@ -84,12 +84,15 @@ var DefaultLimits = Limits{
 
 // API holds the handlers' dependencies.
 type API struct {
-	Env    string
-	APIKey string
-	Store  Store
-	Log    *slog.Logger
-	Now    func() time.Time
-	Limits Limits
+	Env string
+	// APIKey authorises writes and the deep health check; APIKeyPrevious, when
+	// set, is accepted too while a key rotation rolls out.
+	APIKey         string
+	APIKeyPrevious string
+	Store          Store
+	Log            *slog.Logger
+	Now            func() time.Time
+	Limits         Limits
 
 	perClient *clientLimiter
 	slots     chan struct{}
@@ -123,6 +126,8 @@ func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/health", a.health)
 	mux.HandleFunc("/api/health", methodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("GET /api/health/deep", a.deepHealth)
+	mux.HandleFunc("/api/health/deep", methodNotAllowed("GET, HEAD"))
 	mux.HandleFunc("GET /api/series", a.getSeries)
 	mux.HandleFunc("POST /api/series", a.postSeries)
 	mux.HandleFunc("/api/series", methodNotAllowed("GET, HEAD, POST"))
@@ -145,6 +150,15 @@ func methodNotAllowed(allow string) http.HandlerFunc {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	apiKey string // which API key authorised the request, for the log
+}
+
+// noteKey records which key authorised the request; the request log shows it,
+// so an operator sees when API_KEY_PREVIOUS is no longer used.
+func noteKey(w http.ResponseWriter, key string) {
+	if rec, ok := w.(*statusRecorder); ok {
+		rec.apiKey = key
+	}
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
@@ -188,6 +202,7 @@ func (a *API) middleware(next http.Handler) http.Handler {
 				"status", rec.status,
 				"duration_ms", time.Since(start).Milliseconds(),
 				"client", clientAddr(r, a.Limits.ProxyHops),
+				"api_key", rec.apiKey,
 				"request_id", firstNonEmpty(r.Header.Get("X-Amz-Cf-Id"), r.Header.Get("X-Amzn-Trace-Id")),
 			)
 		}()
@@ -266,29 +281,40 @@ func (a *API) writeStoreError(w http.ResponseWriter, r *http.Request, err error)
 	}
 }
 
+// health is the cheap public check (ALB target group, container health
+// check): it never touches the database.
 func (a *API) health(w http.ResponseWriter, r *http.Request) {
-	resp := map[string]string{"status": "ok", "env": a.Env}
-	deep := false
-	switch v := r.URL.Query().Get("deep"); v {
-	case "", "0", "false":
-	case "1", "true":
-		deep = true
-	default:
-		writeError(w, http.StatusBadRequest, "deep must be 1, true, 0 or false")
+	if r.URL.Query().Has("deep") {
+		// The deep check moved; answering 200 here would pass off the shallow
+		// check as the deep one.
+		writeError(w, http.StatusBadRequest, "the deep health check is GET /api/health/deep with an X-Api-Key header")
 		return
 	}
-	if deep {
-		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-		defer cancel()
-		if err := a.Store.Ping(ctx); err != nil {
-			a.Log.Warn("deep health check failed", "error", err.Error())
-			resp["status"] = "error"
-			resp["db"] = "unavailable"
-			w.Header().Set("Retry-After", strconv.Itoa(retryAfterDB))
-			writeJSON(w, http.StatusServiceUnavailable, resp)
-			return
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "env": a.Env})
+}
+
+// deepHealth checks the database, over its own connection, for holders of an
+// API key only: anonymous requests are refused before any database work.
+func (a *API) deepHealth(w http.ResponseWriter, r *http.Request) {
+	key, ok := a.authorized(r)
+	if !ok {
+		writeError(w, http.StatusUnauthorized, "missing or invalid X-Api-Key")
+		return
+	}
+	noteKey(w, key)
+	resp := map[string]string{"status": "ok", "env": a.Env, "db": "ok"}
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	if err := a.Store.Ping(ctx); err != nil {
+		resp["status"] = "error"
+		resp["db"] = "unavailable"
+		if errors.Is(err, errSchemaMissing) {
+			resp["db"] = "schema missing: run /app -migrate"
 		}
-		resp["db"] = "ok"
+		a.Log.Warn("deep health check failed", "error", err.Error())
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterDB))
+		writeJSON(w, http.StatusServiceUnavailable, resp)
+		return
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -550,13 +576,28 @@ type seriesInput struct {
 	Points []inputPoint `json:"points"`
 }
 
-func (a *API) authorized(r *http.Request) bool {
-	got := r.Header.Get("X-Api-Key")
-	// An unset API_KEY must never match an empty header.
-	if a.APIKey == "" || got == "" {
-		return false
+// authorized compares X-Api-Key with the current and the previous key, both
+// in constant time and always both, so the timing tells neither whether a key
+// matched nor which. It says which key matched, for the request log: when no
+// request uses "previous" any more, the rotation can be finished.
+func (a *API) authorized(r *http.Request) (key string, ok bool) {
+	got := []byte(r.Header.Get("X-Api-Key"))
+	// An unset key must never match an empty header.
+	if len(got) == 0 || a.APIKey == "" {
+		return "", false
 	}
-	return subtle.ConstantTimeCompare([]byte(got), []byte(a.APIKey)) == 1
+	cur := subtle.ConstantTimeCompare(got, []byte(a.APIKey))
+	prev := 0
+	if a.APIKeyPrevious != "" {
+		prev = subtle.ConstantTimeCompare(got, []byte(a.APIKeyPrevious))
+	}
+	switch {
+	case cur == 1:
+		return "current", true
+	case prev == 1:
+		return "previous", true
+	}
+	return "", false
 }
 
 // jsonErrorMessage describes a decoding error in JSON terms, without the Go
@@ -598,10 +639,12 @@ func (a *API) postSeries(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "writes are disabled: API_KEY is not configured")
 		return
 	}
-	if !a.authorized(r) {
+	key, ok := a.authorized(r)
+	if !ok {
 		writeError(w, http.StatusUnauthorized, "missing or invalid X-Api-Key")
 		return
 	}
+	noteKey(w, key)
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
 		writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
 		return

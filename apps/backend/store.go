@@ -46,7 +46,7 @@ type Store interface {
 }
 
 var (
-	// errNotReady is returned while the schema bootstrap has not finished yet.
+	// errNotReady is returned until the server has found the schema -migrate creates.
 	errNotReady = errors.New("database not ready")
 	// errTooManyPoints means a read would scan more rows than allowed.
 	errTooManyPoints = errors.New("too many points in range")
@@ -61,7 +61,7 @@ type PGStore struct {
 
 // NewPGStore wraps the data pool and the health checks' pool (a separate, small
 // budget, so busy reads cannot make the deep health check time out; nil means
-// the data pool); ready reports whether the schema bootstrap has completed.
+// the data pool); ready reports whether the server has found the schema.
 func NewPGStore(pool, health *pgxpool.Pool, ready func() bool) *PGStore {
 	if ready == nil {
 		ready = func() bool { return true }
@@ -72,14 +72,10 @@ func NewPGStore(pool, health *pgxpool.Pool, ready func() bool) *PGStore {
 	return &PGStore{pool: pool, health: health, ready: ready}
 }
 
+// Ping checks that the database answers and that this role can use the
+// schema, over the health checks' own connection.
 func (s *PGStore) Ping(ctx context.Context) error {
-	if err := s.health.Ping(ctx); err != nil {
-		return err
-	}
-	if !s.ready() {
-		return errNotReady
-	}
-	return nil
+	return checkSchema(ctx, s.health)
 }
 
 // aggregateSQL uses date_bin (PostgreSQL 14+) rather than time_bucket so that the

@@ -180,8 +180,8 @@ func TestDatabaseDownIs503(t *testing.T) {
 	defer pool.Close()
 	api := &API{Env: "test", APIKey: "s3cret-key", Store: NewPGStore(pool, nil, nil), Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 	h := api.Handler()
-	for _, target := range []string{"/api/series?name=cpu", "/api/series/list", "/api/health?deep=1"} {
-		rec, body := do(t, h, "GET", target, "", nil)
+	for _, target := range []string{"/api/series?name=cpu", "/api/series/list", "/api/health/deep"} {
+		rec, body := do(t, h, "GET", target, "", map[string]string{"X-Api-Key": "s3cret-key"})
 		if rec.Code != 503 || rec.Header().Get("Retry-After") == "" {
 			t.Errorf("GET %s with the database down: %d %v Retry-After=%q, want 503 with Retry-After", target, rec.Code, body, rec.Header().Get("Retry-After"))
 		}

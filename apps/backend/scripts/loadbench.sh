@@ -30,12 +30,23 @@ if [[ -z "$bin" ]]; then
 fi
 go build -o "$PG_TMP/loadbench" ./cmd/loadbench
 
-"$PG_BIN/psql" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c 'CREATE DATABASE tsa_bench' >/dev/null
+PGPASSWORD="$PG_PASSWORD" "$PG_BIN/psql" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c 'CREATE DATABASE tsa_bench' >/dev/null
 
 api_port="$(free_port)"
 export APP_ENV=bench PORT="$api_port" API_KEY="bench-key-$RANDOM$RANDOM" \
-	DB_HOST=127.0.0.1 DB_PORT="$PG_PORT" DB_NAME=tsa_bench DB_USER=postgres DB_PASSWORD=unused \
-	DB_SSLMODE=disable SCHEMA_MODE="${SCHEMA_MODE:-partman}"
+	DB_HOST=127.0.0.1 DB_PORT="$PG_PORT" DB_NAME=tsa_bench DB_SSLMODE=disable SCHEMA_MODE="${SCHEMA_MODE:-partman}"
+if "$bin" -h 2>&1 | grep -q -- -migrate; then
+	# The deploy-time task as the master, then the API as the application role.
+	app_password="app-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+	DB_USER=postgres DB_PASSWORD="$PG_PASSWORD" MIGRATOR_USER=tsa_bench_migrator \
+		MIGRATOR_PASSWORD="mig-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')" \
+		APP_USER=tsa_bench_app APP_PASSWORD="$app_password" "$bin" -migrate >"$PG_TMP/migrate.log" 2>&1 \
+		|| { log "-migrate failed:"; cat "$PG_TMP/migrate.log" >&2; exit 1; }
+	export DB_USER=tsa_bench_app DB_PASSWORD="$app_password"
+else
+	# Builds from before the role split create the schema themselves.
+	export DB_USER=postgres DB_PASSWORD="$PG_PASSWORD"
+fi
 "$bin" >"$PG_TMP/app.log" 2>&1 &
 server_pid=$!
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Sourced by integration-test.sh and loadbench.sh: starts a throw-away
 # PostgreSQL cluster (with pg_partman when installable) on a free loopback port
-# and removes it on exit. After start_pg, PG_PORT and PG_URL (superuser URL) are
-# set and PG_TMP is a private scratch directory that is deleted on exit.
+# and removes it on exit. After start_pg, PG_PORT, PG_PASSWORD and PG_URL (the
+# superuser's URL) are set and PG_TMP is a private scratch directory that is
+# deleted on exit. TCP connections need a password (scram-sha-256), so the
+# tests can prove that a rotated password replaces the old one.
 #
 # Env: PG_BINDIR to pick a PostgreSQL installation (default: newest under
 # /usr/lib/postgresql); TSA_IT_NO_INSTALL=1 to never call apt-get.
@@ -72,8 +74,12 @@ start_pg() {
 	chmod 700 "$PG_TMP"
 	trap pg_cleanup EXIT INT TERM
 
-	"${pg_runas[@]}" "$PG_BIN/initdb" -D "$PG_TMP/data" -U postgres -A trust -E UTF8 --no-locale >"$PG_TMP/initdb.log" 2>&1 \
+	PG_PASSWORD="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+	printf '%s\n' "$PG_PASSWORD" >"$PG_TMP/pw"
+	"${pg_runas[@]}" "$PG_BIN/initdb" -D "$PG_TMP/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+		--pwfile="$PG_TMP/pw" -E UTF8 --no-locale >"$PG_TMP/initdb.log" 2>&1 \
 		|| { cat "$PG_TMP/initdb.log" >&2; exit 1; }
+	rm -f "$PG_TMP/pw"
 
 	PG_PORT=""
 	local p
@@ -92,7 +98,7 @@ start_pg() {
 	fi
 	log "PostgreSQL listening on 127.0.0.1:$PG_PORT (data in $PG_TMP)"
 	# shellcheck disable=SC2034 # used by the scripts that source this file
-	PG_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable"
+	PG_URL="postgres://postgres:$PG_PASSWORD@127.0.0.1:$PG_PORT/postgres?sslmode=disable"
 }
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
