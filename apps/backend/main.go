@@ -1,4 +1,11 @@
 // Command backend is the sample time-series API served under /api behind CloudFront and an ALB.
+//
+//	/app               serve the API as the application role (no DDL)
+//	/app -migrate      deploy-time task: roles, extensions, schema; then exit
+//	/app -healthcheck  container health check (GET /api/health on loopback)
+//
+// The server writes nothing to the filesystem (logs go to stdout, the TLS CA
+// is held in memory), so it runs with a read-only root filesystem.
 package main
 
 import (
@@ -14,20 +21,28 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 const (
 	// ECS sends SIGTERM and kills after stopTimeout (30 s by default); drain well before that.
-	shutdownTimeout = 20 * time.Second
-	// Give up on an unreachable database so ECS replaces the task and the failure is visible.
-	bootstrapDeadline   = 5 * time.Minute
+	shutdownTimeout     = 20 * time.Second
 	maintenanceInterval = time.Hour
+	// schemaRetry is how often the server looks again for the schema -migrate creates.
+	schemaRetry = 15 * time.Second
+	// migrateTimeout bounds the whole -migrate task.
+	migrateTimeout = 10 * time.Minute
+
+	// The data pool: ReadSlots of its connections may serve reads at once, the
+	// rest stay free for writes. The deep health check has its own connection.
+	dataPoolConns = 10
+	// statementTimeout bounds every query of the API on the server side, so an
+	// expensive read ends even if the client goes away.
+	statementTimeout = 5 * time.Second
 )
 
 func main() {
 	healthcheck := flag.Bool("healthcheck", false, "GET http://127.0.0.1:$PORT/api/health and exit 0 if healthy (for container health checks without curl)")
+	migrate := flag.Bool("migrate", false, "create or update the database roles and schema with the master credentials, then exit (deploy-time task)")
 	flag.Parse()
 
 	if *healthcheck {
@@ -35,6 +50,10 @@ func main() {
 	}
 
 	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	run := serve
+	if *migrate {
+		run = runMigrate
+	}
 	if err := run(log); err != nil {
 		log.Error("exiting", "error", err.Error())
 		os.Exit(1)
@@ -63,35 +82,49 @@ func runHealthcheck(port string) int {
 	return 0
 }
 
-func run(log *slog.Logger) error {
-	cfg, err := LoadConfig(os.Getenv)
+func runMigrate(log *slog.Logger) error {
+	cfg, err := LoadConfig(os.Getenv, ModeMigrate)
+	if err != nil {
+		return err
+	}
+	log = log.With("env", cfg.Env, "mode", "migrate")
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, migrateTimeout)
+	defer cancel()
+	log.Info("migrating", "database", cfg.DBName, "host", cfg.DBHost, "sslmode", cfg.DBSSLMode, "ca", cfg.DBRootCASource, "schema_mode", cfg.SchemaMode)
+	return Migrate(ctx, cfg, log)
+}
+
+func serve(log *slog.Logger) error {
+	cfg, err := LoadConfig(os.Getenv, ModeServe)
 	if err != nil {
 		return err
 	}
 	log = log.With("env", cfg.Env)
 	if cfg.APIKey == "" {
-		log.Warn("API_KEY is not set; POST /api/series will be rejected")
+		log.Warn("API_KEY is not set; POST /api/series and GET /api/health/deep will be rejected")
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 
-	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL())
+	pool, err := newPool(ctx, cfg, dataPoolConns, "tsa-backend")
 	if err != nil {
-		return fmt.Errorf("database config: %w", err)
-	}
-	poolCfg.MaxConns = 10
-	poolCfg.MaxConnLifetime = 30 * time.Minute
-	poolCfg.MaxConnIdleTime = 5 * time.Minute
-	poolCfg.ConnConfig.ConnectTimeout = 5 * time.Second
-	pool, err := pgxpool.NewWithConfig(ctx, poolCfg) // connects lazily
-	if err != nil {
-		return fmt.Errorf("database pool: %w", err)
+		return err
 	}
 	defer pool.Close()
+	healthPool, err := newPool(ctx, cfg, 1, "tsa-backend-health")
+	if err != nil {
+		return err
+	}
+	defer healthPool.Close()
 
 	var ready atomic.Bool
-	api := &API{Env: cfg.Env, APIKey: cfg.APIKey, Store: NewPGStore(pool, ready.Load), Log: log}
+	limits := DefaultLimits
+	limits.MaxFuture, limits.Retention, limits.ProxyHops = cfg.WriteMaxFuture, cfg.Retention, cfg.ProxyHops
+	api := &API{Env: cfg.Env, APIKey: cfg.APIKey, APIKeyPrevious: cfg.APIKeyPrevious,
+		Store: NewPGStore(pool, healthPool, ready.Load), Log: log, Limits: limits}
 	srv := &http.Server{
 		Addr:              ":" + strconv.Itoa(cfg.Port),
 		Handler:           api.Handler(),
@@ -103,26 +136,23 @@ func run(log *slog.Logger) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
-	// Listen before the database is ready so the shallow health check passes
-	// while the schema bootstrap waits for locks or retries a slow database.
+	// Listen before the database is reachable so the shallow health check
+	// passes while the schema is looked for.
 	ln, err := net.Listen("tcp", srv.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("listening", "addr", srv.Addr, "schema_mode", cfg.SchemaMode)
+	log.Info("listening", "addr", srv.Addr, "db_user", cfg.DBUser, "sslmode", cfg.DBSSLMode, "ca", cfg.DBRootCASource)
 
-	bootErr := make(chan error, 1)
 	go func() {
-		res, err := bootstrapWithRetry(ctx, pool, BootstrapOptions{Mode: cfg.SchemaMode}, log)
-		if err != nil {
-			bootErr <- err
+		if !waitForSchema(ctx, pool, log) {
 			return
 		}
 		ready.Store(true)
-		log.Info("schema ready", "schema_mode", res.Mode, "table", res.ParentTable, "pg_partman", res.PartmanSchema != "")
-		RunPartmanMaintenance(ctx, pool, res, maintenanceInterval, log)
+		log.Info("schema ready", "schema", appSchema)
+		RunMaintenance(ctx, pool, maintenanceInterval, log)
 	}()
 
 	var runErr error
@@ -131,10 +161,6 @@ func run(log *slog.Logger) error {
 		log.Info("shutdown signal received, draining")
 	case err := <-serveErr:
 		runErr = fmt.Errorf("server: %w", err)
-	case err := <-bootErr:
-		if ctx.Err() == nil {
-			runErr = fmt.Errorf("schema bootstrap: %w", err)
-		}
 	}
 	stop()
 
@@ -147,28 +173,25 @@ func run(log *slog.Logger) error {
 	return runErr
 }
 
-func bootstrapWithRetry(ctx context.Context, pool *pgxpool.Pool, opts BootstrapOptions, log *slog.Logger) (BootstrapResult, error) {
-	deadline := time.Now().Add(bootstrapDeadline)
-	backoff := time.Second
-	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, time.Minute)
-		res, err := Bootstrap(actx, pool, opts, log)
+// waitForSchema looks for the schema until it is there: the server never
+// creates it. Data endpoints answer 503 and the deep health check fails
+// meanwhile, and every attempt logs what to do.
+func waitForSchema(ctx context.Context, pool sqlExec, log *slog.Logger) bool {
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := checkSchema(cctx, pool)
 		cancel()
 		if err == nil {
-			return res, nil
+			return true
 		}
 		if ctx.Err() != nil {
-			return res, ctx.Err()
+			return false
 		}
-		if time.Now().Add(backoff).After(deadline) {
-			return res, fmt.Errorf("gave up after %d attempts: %w", attempt, err)
-		}
-		log.Warn("schema bootstrap failed, retrying", "attempt", attempt, "retry_in", backoff.String(), "error", err.Error())
+		log.Error("database schema not usable; run /app -migrate (the deploy-time task) with the master credentials", "schema", appSchema, "error", err.Error())
 		select {
 		case <-ctx.Done():
-			return res, ctx.Err()
-		case <-time.After(backoff):
+			return false
+		case <-time.After(schemaRetry):
 		}
-		backoff = min(backoff*2, 30*time.Second)
 	}
 }

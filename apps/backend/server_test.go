@@ -18,7 +18,9 @@ type fakeStore struct {
 	pingErr   error
 	aggErr    error
 	insertErr error
+	listErr   error
 	buckets   []Bucket
+	list      []SeriesInfo
 
 	aggCalls    int
 	gotSeries   string
@@ -27,11 +29,15 @@ type fakeStore struct {
 	gotBucket   time.Duration
 	insertCalls int
 	inserted    []Point
+	listCalls   int
+	gotAfter    string
+	gotSince    time.Time
+	gotLimit    int
 }
 
 func (f *fakeStore) Ping(context.Context) error { return f.pingErr }
 
-func (f *fakeStore) Aggregate(_ context.Context, s string, from, to time.Time, b time.Duration) ([]Bucket, error) {
+func (f *fakeStore) Aggregate(_ context.Context, s string, from, to time.Time, b time.Duration, _ int) ([]Bucket, error) {
 	f.aggCalls++
 	f.gotSeries, f.gotFrom, f.gotTo, f.gotBucket = s, from, to, b
 	return f.buckets, f.aggErr
@@ -44,6 +50,12 @@ func (f *fakeStore) Insert(_ context.Context, s string, p []Point) (int64, error
 		return 0, f.insertErr
 	}
 	return int64(len(p)), nil
+}
+
+func (f *fakeStore) ListSeries(_ context.Context, after string, since time.Time, limit int) ([]SeriesInfo, error) {
+	f.listCalls++
+	f.gotAfter, f.gotSince, f.gotLimit = after, since, limit
+	return f.list, f.listErr
 }
 
 var fixedNow = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
@@ -101,14 +113,91 @@ func TestHealthHead(t *testing.T) {
 	}
 }
 
+// Issue #12, 4: the deep check answers only to an API key; anonymous
+// requests get 401 without touching the database.
 func TestHealthDeep(t *testing.T) {
-	rec, body := do(t, newTestAPI(&fakeStore{}), "GET", "/api/health?deep=1", "", nil)
+	key := map[string]string{"X-Api-Key": "s3cret-key"}
+	rec, body := do(t, newTestAPI(&fakeStore{}), "GET", "/api/health/deep", "", key)
 	if rec.Code != 200 || body["db"] != "ok" {
 		t.Fatalf("healthy deep check: %d %v", rec.Code, body)
 	}
-	rec, body = do(t, newTestAPI(&fakeStore{pingErr: errors.New("db down")}), "GET", "/api/health?deep=1", "", nil)
-	if rec.Code != 503 || body["status"] != "error" {
+	rec, body = do(t, newTestAPI(&fakeStore{pingErr: errors.New("db down")}), "GET", "/api/health/deep", "", key)
+	if rec.Code != 503 || body["status"] != "error" || rec.Header().Get("Retry-After") == "" {
 		t.Fatalf("failing deep check: %d %v", rec.Code, body)
+	}
+	rec, body = do(t, newTestAPI(&fakeStore{pingErr: errSchemaMissing}), "GET", "/api/health/deep", "", key)
+	if rec.Code != 503 || body["db"] != "schema missing: run /app -migrate" {
+		t.Fatalf("deep check without schema: %d %v", rec.Code, body)
+	}
+	for _, hdr := range []map[string]string{nil, {"X-Api-Key": ""}, {"X-Api-Key": "wrong"}} {
+		store := &countingPing{}
+		rec, body := do(t, newTestAPI(&store.fakeStore), "GET", "/api/health/deep", "", hdr)
+		api := &API{Env: "test", APIKey: "s3cret-key", Store: store, Log: slog.New(slog.DiscardHandler)}
+		rec2, _ := do(t, api.Handler(), "GET", "/api/health/deep", "", hdr)
+		if rec.Code != 401 || rec2.Code != 401 || body["error"] == nil || store.pings != 0 {
+			t.Errorf("deep check with %v: %d/%d %v, store pinged %d times; want 401 and no database access", hdr, rec.Code, rec2.Code, body, store.pings)
+		}
+	}
+	// Without a configured key nobody can run the deep check.
+	api := &API{Env: "test", Store: &fakeStore{}, Log: slog.New(slog.DiscardHandler)}
+	if rec, _ := do(t, api.Handler(), "GET", "/api/health/deep", "", map[string]string{"X-Api-Key": ""}); rec.Code != 401 {
+		t.Errorf("deep check without API_KEY: %d", rec.Code)
+	}
+}
+
+type countingPing struct {
+	fakeStore
+	pings int
+}
+
+func (c *countingPing) Ping(context.Context) error { c.pings++; return nil }
+
+// ?deep on the public check must not pass off the shallow answer as the deep one.
+func TestHealthRefusesDeepParameter(t *testing.T) {
+	for _, q := range []string{"deep=1", "deep=true", "deep=", "deep=0"} {
+		store := &countingPing{}
+		rec, body := do(t, newTestAPI(&store.fakeStore), "GET", "/api/health?"+q, "", nil)
+		msg, _ := body["error"].(string)
+		if rec.Code != 400 || !strings.Contains(msg, "/api/health/deep") {
+			t.Errorf("?%s: %d %v, want 400 pointing at /api/health/deep", q, rec.Code, body)
+		}
+	}
+}
+
+// Issue #12, 5: during a rotation both keys work; the log says which one.
+func TestAPIKeyRotation(t *testing.T) {
+	var logged strings.Builder
+	api := &API{Env: "test", APIKey: "new-key", APIKeyPrevious: "old-key", Store: &fakeStore{},
+		Log: slog.New(slog.NewJSONHandler(&logged, nil)), Now: func() time.Time { return fixedNow }}
+	h := api.Handler()
+	for _, c := range []struct {
+		key  string
+		code int
+		log  string
+	}{
+		{"new-key", 201, `"api_key":"current"`},
+		{"old-key", 201, `"api_key":"previous"`},
+		{"old-ke", 401, ""},
+		{"new-key-", 401, ""},
+		{"", 401, ""},
+	} {
+		logged.Reset()
+		rec, body := do(t, h, "POST", "/api/series", goodBody, map[string]string{"X-Api-Key": c.key})
+		if rec.Code != c.code {
+			t.Errorf("key %q: %d %v, want %d", c.key, rec.Code, body, c.code)
+		}
+		if c.log != "" && !strings.Contains(logged.String(), c.log) {
+			t.Errorf("key %q: request log %s lacks %s", c.key, logged.String(), c.log)
+		}
+		rec, _ = do(t, h, "GET", "/api/health/deep", "", map[string]string{"X-Api-Key": c.key})
+		if want := map[bool]int{true: 200, false: 401}[c.code == 201]; rec.Code != want {
+			t.Errorf("deep check with key %q: %d, want %d", c.key, rec.Code, want)
+		}
+	}
+	// After the rotation API_KEY_PREVIOUS is cleared: the old key stops working.
+	api = &API{Env: "test", APIKey: "new-key", Store: &fakeStore{}, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return fixedNow }}
+	if rec, _ := do(t, api.Handler(), "POST", "/api/series", goodBody, map[string]string{"X-Api-Key": "old-key"}); rec.Code != 401 {
+		t.Errorf("old key after the rotation: %d, want 401", rec.Code)
 	}
 }
 
@@ -199,7 +288,8 @@ func TestGetSeriesStoreErrors(t *testing.T) {
 		code int
 	}{
 		{errNotReady, 503},
-		{fmt.Errorf("wrapped: %w", context.DeadlineExceeded), 504},
+		{fmt.Errorf("wrapped: %w", context.DeadlineExceeded), 503},
+		{errTooManyPoints, 400},
 		{errors.New(`ERROR: relation "measurements" does not exist`), 500},
 	}
 	for _, c := range cases {
@@ -246,7 +336,7 @@ func TestPostSeriesOK(t *testing.T) {
 	store := &fakeStore{}
 	rec, body := do(t, newTestAPI(store), "POST", "/api/series", goodBody,
 		map[string]string{"X-Api-Key": "s3cret-key", "Content-Type": "application/json"})
-	if rec.Code != 201 || body["inserted"] != float64(2) {
+	if rec.Code != 201 || body["stored"] != float64(2) {
 		t.Fatalf("%d %v", rec.Code, body)
 	}
 	if store.gotSeries != "cpu" || len(store.inserted) != 2 || store.inserted[1].Value != -2 ||
@@ -301,7 +391,8 @@ func TestPostSeriesWrongContentType(t *testing.T) {
 
 func TestPanicIsRecoveredAsJSON(t *testing.T) {
 	api := &API{Env: "test", Store: &panicStore{}, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
-	rec, body := do(t, api.Handler(), "GET", "/api/health?deep=1", "", nil)
+	api.APIKey = "k"
+	rec, body := do(t, api.Handler(), "GET", "/api/health/deep", "", map[string]string{"X-Api-Key": "k"})
 	if rec.Code != 500 || body["error"] != "internal error" {
 		t.Fatalf("%d %v", rec.Code, body)
 	}

@@ -8,6 +8,9 @@
   var NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
   var BUCKETS = ['1m', '5m', '1h'];
   var REQUEST_TIMEOUT_MS = 15000;
+  var UNIT_MAX = 16;
+  var BUCKET_LABELS = { '1m': '1 min', '5m': '5 min', '1h': '1 hour' };
+  var RECENT_PAGE = 20;
 
   var config = { apiBaseUrl: '/api', environment: 'unknown' };
   var currentQuery = 0; // ignores responses to superseded queries
@@ -43,7 +46,7 @@
         return { ok: false, status: res.status, body: { error: 'expected JSON but got ' + (type || 'no content type') } };
       }
       return res.json().then(function (body) {
-        return { ok: res.ok, status: res.status, body: body };
+        return { ok: res.ok, status: res.status, body: body, retryAfter: res.headers.get('Retry-After') };
       });
     }, function (err) {
       throw new Error(err && err.name === 'AbortError' ? 'request timed out' : 'network error: ' + (err && err.message ? err.message : err));
@@ -54,7 +57,8 @@
 
   function errorText(resp) {
     var msg = resp.body && typeof resp.body.error === 'string' ? resp.body.error : 'unexpected response';
-    return 'HTTP ' + resp.status + ': ' + msg;
+    var retry = /^\d+$/.test(resp.retryAfter || '') ? ' (retry in ' + resp.retryAfter + ' s)' : '';
+    return 'HTTP ' + resp.status + ': ' + msg + retry;
   }
 
   // Only same-origin paths are accepted: connect-src 'self' would block anything else anyway.
@@ -137,12 +141,14 @@
       name: name,
       from: parseRFC3339(params.get('from')),
       to: parseRFC3339(params.get('to')),
-      bucket: BUCKETS.indexOf(params.get('bucket')) >= 0 ? params.get('bucket') : null
+      bucket: BUCKETS.indexOf(params.get('bucket')) >= 0 ? params.get('bucket') : null,
+      unit: (params.get('unit') || '').slice(0, UNIT_MAX)
     };
   }
 
   function routeURL(q) {
     var params = new URLSearchParams({ from: toRFC3339(q.from), to: toRFC3339(q.to), bucket: q.bucket });
+    if (q.unit) params.set('unit', q.unit);
     // A trailing slash when the name has a dot: the CloudFront rewrite treats a
     // dot in the last path segment as a file and would not serve index.html.
     var slash = q.name.indexOf('.') >= 0 ? '/' : '';
@@ -156,6 +162,7 @@
     $('from').value = toLocalInput(from);
     $('to').value = toLocalInput(to);
     $('bucket').value = route.bucket || '1m';
+    $('unit').value = route.unit || '';
   }
 
   function readForm() {
@@ -163,7 +170,8 @@
       name: $('name').value.trim(),
       from: fromLocalInput($('from').value),
       to: fromLocalInput($('to').value),
-      bucket: $('bucket').value
+      bucket: $('bucket').value,
+      unit: $('unit').value.trim().slice(0, UNIT_MAX)
     };
     if (!NAME_RE.test(q.name)) return { error: 'Series name must be 1-128 letters, digits, "_", ".", ":" or "-", starting with a letter or digit.' };
     if (!q.from || !q.to) return { error: 'Enter both a start and an end time.' };
@@ -199,33 +207,184 @@
     tbody.replaceChildren(rows);
   }
 
-  // renderSparkline draws the average as a line over a min–max band.
-  function renderSparkline(points, from, to) {
-    var W = 600, H = 120, PAD = 6;
+  // --- time zone and tick helpers ---
+
+  function timeZoneLabel() {
+    var tz = '';
+    try { tz = Intl.DateTimeFormat().resolvedOptions().timeZone || ''; } catch (e) { tz = ''; }
+    var off = -new Date().getTimezoneOffset();
+    var sign = off >= 0 ? '+' : '-';
+    off = Math.abs(off);
+    var utc = 'UTC' + sign + pad(Math.floor(off / 60)) + ':' + pad(off % 60);
+    return tz && tz !== 'UTC' && tz !== 'Etc/UTC' ? tz + ', ' + utc : utc;
+  }
+
+  // niceTicks returns about n round values covering [lo, hi].
+  function niceTicks(lo, hi, n) {
+    var span = hi - lo;
+    var raw = span / Math.max(1, n);
+    var mag = Math.pow(10, Math.floor(Math.log(raw) / Math.LN10));
+    var step = [1, 2, 2.5, 5, 10].map(function (m) { return m * mag; }).filter(function (s) { return s >= raw; })[0] || 10 * mag;
+    var ticks = [];
+    for (var v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+    return ticks;
+  }
+
+  var TIME_STEPS = [60e3, 5 * 60e3, 15 * 60e3, 30 * 60e3, 3600e3, 3 * 3600e3, 6 * 3600e3, 12 * 3600e3, 86400e3, 2 * 86400e3, 7 * 86400e3];
+
+  // timeTicks returns local-time-aligned instants between t0 and t1 (ms).
+  function timeTicks(t0, t1, n) {
+    var step = TIME_STEPS.filter(function (s) { return (t1 - t0) / s <= n; })[0] || TIME_STEPS[TIME_STEPS.length - 1];
+    var tzOffset = new Date(t0).getTimezoneOffset() * 60e3;
+    var first = Math.ceil((t0 - tzOffset) / step) * step + tzOffset;
+    var out = [];
+    for (var t = first; t <= t1; t += step) out.push(t);
+    return { ticks: out, step: step };
+  }
+
+  function formatTick(t, step) {
+    var d = new Date(t);
+    var hm = pad(d.getHours()) + ':' + pad(d.getMinutes());
+    if (step >= 86400e3) return d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' });
+    if (d.getHours() === 0 && d.getMinutes() === 0) return d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' });
+    return hm;
+  }
+
+  function withUnit(v, unit) { return formatNumber(v) + (unit ? '\u00a0' + unit : ''); }
+
+  // renderChart draws the average per bucket as a line over a min–max band,
+  // with value and time axes (local time zone) and a readout of the bucket
+  // under the pointer or selected with the arrow keys.
+  function renderChart(points, from, to, bucket, unit) {
+    var W = 720, H = 280, ML = 72, MR = 16, MT = 12, MB = 44;
     var chart = $('chart');
-    var root = svg('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'class': 'sparkline', preserveAspectRatio: 'none' });
-    var title = svg('title');
-    title.textContent = 'Average per bucket with min–max range';
-    root.appendChild(title);
+    var root = svg('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'class': 'plot', tabindex: 0,
+      'aria-label': 'Average per ' + BUCKET_LABELS[bucket] + ' bucket with min–max band; use the arrow keys to read buckets' });
 
     var lo = Infinity, hi = -Infinity;
     points.forEach(function (p) { lo = Math.min(lo, p.min); hi = Math.max(hi, p.max); });
     if (lo === hi) { lo -= 1; hi += 1; }
+    var yt = niceTicks(lo, hi, 5);
+    lo = Math.min(lo, yt[0]); hi = Math.max(hi, yt[yt.length - 1]);
     var t0 = from.getTime(), t1 = to.getTime();
-    function x(t) { return PAD + (W - 2 * PAD) * (new Date(t).getTime() - t0) / (t1 - t0); }
-    function y(v) { return H - PAD - (H - 2 * PAD) * (v - lo) / (hi - lo); }
-    function fmt(n) { return n.toFixed(1); }
+    function x(t) { return ML + (W - ML - MR) * (new Date(t).getTime() - t0) / (t1 - t0); }
+    function y(v) { return H - MB - (H - MT - MB) * (v - lo) / (hi - lo); }
+    function f(n) { return n.toFixed(1); }
 
-    var upper = points.map(function (p) { return fmt(x(p.time)) + ',' + fmt(y(p.max)); });
-    var lower = points.slice().reverse().map(function (p) { return fmt(x(p.time)) + ',' + fmt(y(p.min)); });
+    var grid = svg('g', { 'class': 'grid' });
+    var axes = svg('g', { 'class': 'axis' });
+    yt.forEach(function (v) {
+      grid.appendChild(svg('line', { x1: ML, x2: W - MR, y1: f(y(v)), y2: f(y(v)) }));
+      var label = svg('text', { x: ML - 6, y: f(y(v)), 'text-anchor': 'end', 'dominant-baseline': 'middle' });
+      label.textContent = formatNumber(v);
+      axes.appendChild(label);
+    });
+    var xt = timeTicks(t0, t1, 7);
+    xt.ticks.forEach(function (t) {
+      grid.appendChild(svg('line', { x1: f(x(t)), x2: f(x(t)), y1: MT, y2: H - MB }));
+      var label = svg('text', { x: f(x(t)), y: H - MB + 16, 'text-anchor': 'middle' });
+      label.textContent = formatTick(t, xt.step);
+      axes.appendChild(label);
+    });
+    axes.appendChild(svg('line', { x1: ML, x2: ML, y1: MT, y2: H - MB }));
+    axes.appendChild(svg('line', { x1: ML, x2: W - MR, y1: H - MB, y2: H - MB }));
+    var xTitle = svg('text', { x: ML + (W - ML - MR) / 2, y: H - 6, 'text-anchor': 'middle', 'class': 'axis-title' });
+    xTitle.textContent = 'Time (' + timeZoneLabel() + ')';
+    var yTitle = svg('text', { x: 14, y: MT + (H - MT - MB) / 2, 'text-anchor': 'middle', 'class': 'axis-title',
+      transform: 'rotate(-90 14 ' + (MT + (H - MT - MB) / 2) + ')' });
+    yTitle.textContent = (unit ? 'Value (' + unit + ')' : 'Value') + ', avg per ' + BUCKET_LABELS[bucket];
+    axes.appendChild(xTitle);
+    axes.appendChild(yTitle);
+    root.appendChild(grid);
+
+    var upper = points.map(function (p) { return f(x(p.time)) + ',' + f(y(p.max)); });
+    var lower = points.slice().reverse().map(function (p) { return f(x(p.time)) + ',' + f(y(p.min)); });
     root.appendChild(svg('polygon', { points: upper.concat(lower).join(' '), 'class': 'band' }));
     if (points.length === 1) {
-      root.appendChild(svg('circle', { cx: fmt(x(points[0].time)), cy: fmt(y(points[0].avg)), r: 3, 'class': 'dot' }));
+      root.appendChild(svg('circle', { cx: f(x(points[0].time)), cy: f(y(points[0].avg)), r: 3, 'class': 'dot' }));
     } else {
-      var line = points.map(function (p) { return fmt(x(p.time)) + ',' + fmt(y(p.avg)); });
-      root.appendChild(svg('polyline', { points: line.join(' '), 'class': 'line' }));
+      root.appendChild(svg('polyline', { points: points.map(function (p) { return f(x(p.time)) + ',' + f(y(p.avg)); }).join(' '), 'class': 'line' }));
     }
+    root.appendChild(axes);
+
+    var cursor = svg('line', { x1: 0, x2: 0, y1: MT, y2: H - MB, 'class': 'cursor', visibility: 'hidden' });
+    var marker = svg('circle', { cx: 0, cy: 0, r: 4, 'class': 'marker', visibility: 'hidden' });
+    root.appendChild(cursor);
+    root.appendChild(marker);
+    var selected = -1;
+    function show(i) {
+      selected = Math.max(0, Math.min(points.length - 1, i));
+      var p = points[selected];
+      var px = f(x(p.time));
+      cursor.setAttribute('x1', px); cursor.setAttribute('x2', px); cursor.setAttribute('visibility', 'visible');
+      marker.setAttribute('cx', px); marker.setAttribute('cy', f(y(p.avg))); marker.setAttribute('visibility', 'visible');
+      $('readout').textContent = new Date(p.time).toLocaleString() + ' (' + BUCKET_LABELS[bucket] + ' from here): avg ' +
+        withUnit(p.avg, unit) + ', min ' + withUnit(p.min, unit) + ', max ' + withUnit(p.max, unit) + ', ' +
+        p.count + ' point' + (p.count === 1 ? '' : 's');
+    }
+    function nearest(clientX) {
+      var box = root.getBoundingClientRect();
+      var vx = (clientX - box.left) * W / box.width;
+      var t = t0 + (vx - ML) * (t1 - t0) / (W - ML - MR);
+      var best = 0, bestD = Infinity;
+      points.forEach(function (p, i) {
+        var d = Math.abs(new Date(p.time).getTime() - t);
+        if (d < bestD) { bestD = d; best = i; }
+      });
+      return best;
+    }
+    root.addEventListener('pointermove', function (ev) { show(nearest(ev.clientX)); });
+    root.addEventListener('keydown', function (ev) {
+      var moves = { ArrowLeft: -1, ArrowRight: 1, Home: -Infinity, End: Infinity };
+      if (!(ev.key in moves)) return;
+      ev.preventDefault();
+      var m = moves[ev.key];
+      show(isFinite(m) ? (selected < 0 ? 0 : selected + m) : (m < 0 ? 0 : points.length - 1));
+    });
     chart.replaceChildren(root);
+    $('readout').textContent = 'Hover over the chart (or focus it and use the arrow keys) to read a bucket.';
+  }
+
+  // --- landing page: series with recent data ---
+
+  var recentNext = null;
+
+  function loadRecent(after) {
+    var params = new URLSearchParams({ limit: String(RECENT_PAGE) });
+    if (after) params.set('after', after);
+    $('recent-more').hidden = true;
+    return fetchJSON(config.apiBaseUrl + '/series/list?' + params.toString()).then(function (resp) {
+      if (!resp.ok) {
+        setMessage('Could not list series: ' + errorText(resp), true);
+        return;
+      }
+      var list = $('recent-list');
+      if (!after) list.replaceChildren();
+      var series = Array.isArray(resp.body.series) ? resp.body.series : [];
+      series.forEach(function (s) {
+        if (typeof s.name !== 'string' || !NAME_RE.test(s.name)) return;
+        var last = new Date(s.last);
+        if (isNaN(last.getTime())) return;
+        var q = { name: s.name, from: new Date(last.getTime() - 3600e3), to: new Date(last.getTime() + 60e3), bucket: '1m' };
+        var li = document.createElement('li');
+        var a = el('a', s.name);
+        a.href = routeURL(q);
+        a.addEventListener('click', function (ev) {
+          if (ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
+          ev.preventDefault();
+          window.history.pushState(null, '', a.getAttribute('href'));
+          applyRoute();
+        });
+        li.appendChild(a);
+        li.appendChild(el('span', 'last point ' + last.toLocaleString(), 'muted'));
+        list.appendChild(li);
+      });
+      if (!after && series.length === 0) list.appendChild(el('li', 'No series has data from the last 7 days.', 'muted'));
+      recentNext = typeof resp.body.next === 'string' ? resp.body.next : null;
+      $('recent-more').hidden = !recentNext;
+    }).catch(function (err) {
+      setMessage('Could not list series: ' + err.message, true);
+    });
   }
 
   function runQuery(q) {
@@ -243,13 +402,13 @@
         return;
       }
       var points = Array.isArray(resp.body.points) ? resp.body.points : [];
-      $('result-title').textContent = q.name + ' · ' + q.bucket + ' buckets';
+      $('result-title').textContent = q.name + ' · ' + BUCKET_LABELS[q.bucket] + ' buckets · times in ' + timeZoneLabel();
       if (points.length === 0) {
         $('result').hidden = true;
         setMessage('No data for "' + q.name + '" in this range.');
         return;
       }
-      renderSparkline(points, q.from, q.to);
+      renderChart(points, q.from, q.to, q.bucket, q.unit);
       renderTable(points);
       $('result').hidden = false;
       setMessage(points.length + ' bucket' + (points.length === 1 ? '' : 's') + '.');
@@ -266,12 +425,15 @@
     var route = routeFromLocation();
     fillForm(route);
     if (route.name) {
+      $('recent').hidden = true;
       var parsed = readForm();
       if (parsed.error) setMessage(parsed.error, true);
       else runQuery(parsed.query);
     } else {
       $('result').hidden = true;
       setMessage('');
+      $('recent').hidden = false;
+      loadRecent(null);
     }
   }
 
@@ -286,6 +448,7 @@
     if (url !== window.location.pathname + window.location.search) {
       window.history.pushState(null, '', url);
     }
+    $('recent').hidden = true;
     runQuery(parsed.query);
   }
 
@@ -299,6 +462,7 @@
   function start() {
     $('query-form').addEventListener('submit', onSubmit);
     $('home-link').addEventListener('click', onHome);
+    $('recent-more').addEventListener('click', function () { if (recentNext) loadRecent(recentNext); });
     window.addEventListener('popstate', applyRoute);
     loadConfig().then(function () {
       showEnvironment();
