@@ -167,8 +167,23 @@ func checkGitHub(ctx map[string]any, raw map[string]any, envs map[string]any) (*
 	if err := p.err(""); err != nil {
 		return nil, err
 	}
-	if err := decodeInto(raw, &gh); err != nil {
+	top := map[string]any{}
+	for k, v := range raw {
+		if k != "accounts" {
+			top[k] = v
+		}
+	}
+	if err := decodeInto(top, &gh); err != nil {
 		return nil, single("", KeyGitHub+"."+jsonField(err), "%s", jsonMessage(err))
+	}
+	accounts, _ := raw["accounts"].(map[string]any)
+	gh.Accounts = map[string]CIAccount{}
+	for _, name := range sortedKeys(accounts) {
+		var a CIAccount
+		if err := decodeInto(accounts[name].(map[string]any), &a); err != nil {
+			return nil, single("", KeyGitHub+".accounts."+name+"."+jsonField(err), "%s", jsonMessage(err))
+		}
+		gh.Accounts[name] = a
 	}
 	validateGitHub(&p, &gh, envs)
 	if err := p.err(""); err != nil {

@@ -291,7 +291,8 @@ func kindName(t reflect.Type) string {
 	case reflect.String:
 		return "a string"
 	case reflect.Slice:
-		return "a list of " + kindName(t.Elem()) + "s"
+		elem := strings.TrimPrefix(strings.TrimPrefix(kindName(t.Elem()), "a "), "an ")
+		return "a list of " + elem + "s"
 	case reflect.Map:
 		return "an object of strings"
 	default:
