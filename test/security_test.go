@@ -33,12 +33,15 @@ func TestNoUnsuppressedNagFindings(t *testing.T) {
 }
 
 // allVariants is every configuration the tests synthesize for env: cdk.json
-// as it is, the other data tiers, and (prod) pinned region, custom domain and
-// pinned TimescaleDB image.
+// as it is, the other data tiers, (prod) pinned region, custom domain and
+// pinned TimescaleDB image, and (dev) the stage pr42.
 func allVariants(t *testing.T, env string) []*synth {
 	v := []*synth{envs[env], externalSynth(t, env), timescaleSynth(t, env)}
 	if env == "prod" {
 		v = append(v, monitoringPinnedSynth(t), domainSynth(t), timescalePinnedSynth(t))
+	}
+	if env == "dev" {
+		v = append(v, stageSynth(t, "pr42"))
 	}
 	return v
 }
