@@ -1,6 +1,7 @@
 package test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,28 @@ import (
 // stage whose name is as long as config accepts.
 
 var stages = map[string]*synth{}
+
+// timescaleStageSynth is a stage of dev on the TimescaleDB tier (its own
+// host, private zone and archive), once per test binary.
+func timescaleStageSynth(t *testing.T) *synth {
+	t.Helper()
+	const key = "timescaledb/pr42"
+	if s, ok := stages[key]; ok {
+		return s
+	}
+	ctx, err := cliContext()
+	require.NoError(t, err)
+	var environments map[string]any
+	data, err := json.Marshal(ctx[config.KeyEnvironments])
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &environments))
+	timescaleSettings(environments["dev"].(map[string]any), "dev")
+	s, err := synthesize("dev", map[string]any{config.KeyEnvironments: environments, config.KeyStage: "pr42"})
+	require.NoError(t, err)
+	require.NoError(t, s.err)
+	stages[key] = s
+	return s
+}
 
 // stageSynth synthesizes a stage of dev once per test binary.
 func stageSynth(t *testing.T, name string) *synth {
@@ -146,9 +169,18 @@ func TestStageIsTheCheapestThatRuns(t *testing.T) {
 func TestStageNamesNothingAfterItsEnvironment(t *testing.T) {
 	s := stageSynth(t, "pr42")
 	envName := regexp.MustCompile(`tsa-?dev|/tsa/dev/`)
-	for _, part := range parts {
-		text := jsonOf(s.raw[part])
-		assert.False(t, envName.MatchString(text), "tsa-pr42-%s names something after dev: %s", part, envName.FindString(text))
+	for _, st := range []*synth{s, timescaleStageSynth(t)} {
+		for _, part := range parts {
+			text := jsonOf(st.raw[part])
+			assert.False(t, envName.MatchString(text), "tsa-pr42-%s (%s) names something after dev: %s", part, st.cfg.Database.Engine, envName.FindString(text))
+		}
+	}
+	tsdb := timescaleStageSynth(t)
+	_, zone := one(t, tsdb.raw["data"], "AWS::Route53::HostedZone")
+	assert.Equal(t, "tsa-pr42.internal.", props(zone)["Name"], "the TimescaleDB host's private zone is the stage's")
+	assert.Equal(t, 1, tsdb.cfg.Network.NatGateways)
+	for i := range parts {
+		assert.Empty(t, annotations(t, tsdb.outdir, *tsdb.platform.Stacks()[i].ArtifactId(), "AwsSolutions-"), "tsa-pr42-%s (timescaledb) has unsuppressed cdk-nag findings", parts[i])
 	}
 	_, td := one(t, s.raw["compute"], "AWS::ECS::TaskDefinition")
 	assert.Contains(t, jsonOf(props(td)["ContainerDefinitions"]), `{"Name":"APP_ENV","Value":"pr42"}`)
@@ -232,8 +264,11 @@ func TestStageNameLimits(t *testing.T) {
 	require.NoError(t, err, "cfn-lint is required (pip install cfn-lint)")
 	files, _ := filepath.Glob(filepath.Join(s.outdir, "*.template.json"))
 	require.Len(t, files, 4)
+	// The TimescaleDB stage's data stack is the only template a stage of
+	// another tier changes.
+	files = append(files, filepath.Join(timescaleStageSynth(t).outdir, "tsa-pr42-data.template.json"))
 	out, err := exec.Command(bin, append([]string{"--config-file", filepath.Join(root, ".cfnlintrc.yaml"), "--format", "parseable"}, files...)...).CombinedOutput()
-	assert.NoError(t, err, "cfn-lint on the longest stage name:\n%s", out)
+	assert.NoError(t, err, "cfn-lint on the longest stage name and the TimescaleDB stage:\n%s", out)
 }
 
 // walkStrings calls f with the path and value of every string in v.
