@@ -1,4 +1,6 @@
-// Command app synthesizes the platform of one environment: `cdk synth -c env=NAME`.
+// Command app synthesizes the platform of one environment (`cdk synth -c
+// env=NAME`), of a stage of it (`-c stage=NAME`), or one account's CI stack
+// (`-c ci=ACCOUNT`).
 package main
 
 import (
@@ -22,11 +24,9 @@ func run() int {
 	defer jsii.Close()
 	err := stacks.Guard(func() error {
 		app := awscdk.NewApp(nil)
-		cfg, err := stacks.LoadConfig(app, ".")
-		if err != nil {
+		if err := stacks.Build(app, "."); err != nil {
 			return err
 		}
-		stacks.NewPlatform(app, cfg)
 		app.Synth(nil)
 		return nil
 	})

@@ -19,6 +19,9 @@ const (
 	KeyEnvironments = "environments"
 	KeyImageTag     = "imageTag"
 	KeyFrontendDir  = "frontendDir"
+	KeyStage        = "stage"
+	KeyCI           = "ci"
+	KeyGitHub       = "github"
 )
 
 // appKeys is the one list of context keys this app reads, with what each
@@ -29,6 +32,9 @@ var appKeys = map[string]string{
 	KeyEnvironments: "read from cdk.json only; cannot be overridden",
 	KeyImageTag:     "deploy this tag from the ECR repository instead of building apps/backend",
 	KeyFrontendDir:  "a directory of built static files to deploy instead of frontend.sourceDir",
+	KeyStage:        "synthesize a stage: an isolated, disposable copy of the environment named tsa-STAGE-* (lower-case letters, digits and single hyphens, starting with a letter)",
+	KeyCI:           "synthesize the keyless CI stack tsa-ci for one account of github.accounts instead of an environment",
+	KeyGitHub:       "read from cdk.json only; the GitHub repository and accounts the CI stack trusts",
 }
 
 // ProjectFile is the file environments are defined in, relative to the root.
@@ -49,8 +55,14 @@ const (
 
 // Config is one environment, fully resolved and validated.
 type Config struct {
-	// Name is the environment name selected with -c env=NAME.
+	// Name is what the deployment is called: every stack (tsa-NAME-*) and
+	// physical name derives from it. It is the stage's name when -c stage is
+	// set, the environment's otherwise.
 	Name string `json:"-"`
+	// Env is the environment of cdk.json the settings come from (-c env=NAME).
+	Env string `json:"-"`
+	// Stage is the stage's name, or "" for the environment itself.
+	Stage string `json:"-"`
 	// Root is the project directory that relative paths are resolved against.
 	Root string `json:"-"`
 
@@ -229,10 +241,23 @@ type Monitoring struct {
 	OperationsKeyRotation bool `json:"operationsKeyRotation"`
 }
 
+// IsStage reports whether this is a stage rather than the environment itself.
+func (c *Config) IsStage() bool { return c.Stage != "" }
+
+// Environment is the environment's key in cdk.json: the settings come from
+// it and are reported under it, and its resources are tagged with it.
+func (c *Config) Environment() string {
+	if c.Env != "" {
+		return c.Env
+	}
+	return c.Name
+}
+
 // Production reports whether the environment uses production safeguards.
 func (c *Config) Production() bool { return c.Profile == ProfileProd }
 
-// StackName is the CloudFormation stack name of one of the stacks (StackParts).
+// StackName is the CloudFormation stack name of one of the stacks
+// (StackParts): tsa-<environment or stage>-<part>.
 func (c *Config) StackName(part string) string {
 	return fmt.Sprintf("%s-%s-%s", Project, c.Name, part)
 }

@@ -555,7 +555,7 @@ func TestInvalidConfigurations(t *testing.T) {
 		{name: "upper-case -c key", env: "dev", cli: m("Env", "prod"), setting: "Env", want: "did you mean env?"},
 		{name: "dotted -c path to a setting", env: "prod", cli: m("environments.prod.database.deletionProtection", "false"), setting: "environments.prod.database.deletionProtection", want: "settings cannot be set with -c; edit environments.<env>.database.deletionProtection in cdk.json"},
 		{name: "dotted -c path to nothing", env: "dev", cli: m("backend.cpus", "512"), setting: "backend.cpus", want: "a dotted path does not reach into environments"},
-		{name: "unknown -c key", env: "dev", cli: m("region", "eu-west-1"), setting: "region", want: "unknown context key; this app reads env, environments, frontendDir, imageTag"},
+		{name: "unknown -c key", env: "dev", cli: m("region", "eu-west-1"), setting: "region", want: "unknown context key; this app reads ci, env, environments, frontendDir, github, imageTag, stage"},
 		{name: "misspelt feature flag", env: "dev", mutate: func(ctx map[string]any) { ctx["@aws-cdk/aws-s3:createDefaultLogingPolicy"] = true }, setting: "@aws-cdk/aws-s3:createDefaultLogingPolicy", want: "did you mean @aws-cdk/aws-s3:createDefaultLoggingPolicy?"},
 		{name: "flag aws-cdk-lib does not have", env: "dev", mutate: func(ctx map[string]any) { ctx["@aws-cdk/core:madeUp"] = true }, setting: "@aws-cdk/core:madeUp", want: "not a feature flag or setting of aws-cdk-lib 2.276"},
 		{name: "zone fallback for agnostic stacks", env: "dev", cli: m("aws:cdk:availability-zones:fallback", []any{"us-east-1a", "us-east-1b", "us-east-1c"}), setting: "aws:cdk:availability-zones:fallback", want: "remove the key"},

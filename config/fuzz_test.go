@@ -33,6 +33,8 @@ func FuzzLoadApp(f *testing.F) {
 	project := string(compact)
 	f.Add(project, `{"env":"prod"}`, false)
 	f.Add(project, `{"env":"dev","imageTag":"v1"}`, true)
+	f.Add(project, `{"env":"dev","stage":"pr-42"}`, true)
+	f.Add(`{"context":{"environments":{"dev":{}},"github":{"repository":"o/r","accounts":{"a":{"environments":["dev"],"stages":true}}}}}`, `{"stage":"x"}`, false)
 	f.Add(project, `{"environments":"{}"}`, false)
 	f.Add(`{"context":{"environments":{"dev":{"backend":{"cpu":256,"memoryMiB":512}}}}}`, `{}`, false)
 	f.Add(`{"context":{"environments":{"stage":{"profile":"prod","database":{"engine":"external","external":{"cidr":"10.1.0.0/24"}}}}}}`, `{"env":"stage"}`, true)

@@ -24,32 +24,14 @@ var envNamePattern = regexp.MustCompile(`^[a-z][a-z0-9]{0,11}$`)
 // root is the directory relative paths resolve against. Every failure is an
 // *Error naming the setting.
 func Load(ctx any, environments map[string]any, root string) (*Config, error) {
-	plain := Plain(ctx)
-	c, isMap := plain.(map[string]any)
-	if !isMap && plain != nil {
-		return nil, single("", "context", "must be an object of context keys, got %s", describe(plain))
-	}
-
-	var p problems
-	checkContextKeys(&p, c)
-	if path := nullPath(environments, KeyEnvironments); path != "" {
-		p.add(path, "null is not a value; remove the key to use the profile's default")
-	}
-	envsValue, err := canonical(environments)
-	envs, _ := envsValue.(map[string]any)
+	c, envs, err := checkContext(ctx, environments)
 	if err != nil {
-		p.add(KeyEnvironments, "not JSON: %v", err)
-	} else if len(envs) == 0 {
-		p.add(KeyEnvironments, "no environments defined; add at least one (e.g. \"dev\") under %q in %s's context", KeyEnvironments, ProjectFile)
-	}
-	if v, ok := c[KeyEnvironments]; ok && err == nil {
-		if cv, cerr := canonical(v); cerr != nil || !reflect.DeepEqual(cv, envsValue) {
-			p.add(KeyEnvironments, "the context's environments differ from %s's: environments are read from %s only, so that no -c %s=..., cdk.context.json or ~/.cdk.json can replace or extend them (and, with them, production's protections); edit %s instead", ProjectFile, ProjectFile, KeyEnvironments, ProjectFile)
-		}
-	}
-	if err := p.err(""); err != nil {
 		return nil, err
 	}
+	if _, ok := c[KeyCI]; ok {
+		return nil, single("", KeyCI, "selects the CI stack, which the app synthesizes instead of an environment (stacks.Build); nothing here reads it")
+	}
+	var p problems
 
 	env := ProfileDev
 	if v, ok := c[KeyEnv]; ok {
@@ -75,6 +57,7 @@ func Load(ctx any, environments map[string]any, root string) (*Config, error) {
 	}
 	cfg := defaults(profile)
 	cfg.Name = env
+	cfg.Env = env
 	cfg.Root = root
 
 	checkKeys(&p, prefix, obj, reflect.TypeOf(cfg))
@@ -88,7 +71,7 @@ func Load(ctx any, environments map[string]any, root string) (*Config, error) {
 	if network, _ := obj["network"].(map[string]any); network["maxAzs"] != nil && len(cfg.AvailabilityZones) > 0 {
 		p.add(prefix+".network.maxAzs", "has no effect when availabilityZones is set (the VPC spans exactly those zones); remove it")
 	}
-	if err := applyOverrides(c, &cfg); err != nil {
+	if err := applyOverrides(c, &cfg, envs); err != nil {
 		return nil, err
 	}
 	normalize(&cfg)
@@ -99,10 +82,46 @@ func Load(ctx any, environments map[string]any, root string) (*Config, error) {
 	if err := p.err(env); err != nil {
 		return nil, err
 	}
-	if err := checkOverlaps(&cfg, envs); err != nil {
-		return nil, err
+	// A stage reuses its environment's VPC block on purpose (stage.go).
+	if !cfg.IsStage() {
+		if err := checkOverlaps(&cfg, envs); err != nil {
+			return nil, err
+		}
 	}
 	return &cfg, nil
+}
+
+// checkContext checks what every synthesis checks first: the context is an
+// object of known keys, and its environments are cdk.json's. It returns the
+// context and the environments as plain JSON values.
+func checkContext(ctx any, environments map[string]any) (map[string]any, map[string]any, error) {
+	plain := Plain(ctx)
+	c, isMap := plain.(map[string]any)
+	if !isMap && plain != nil {
+		return nil, nil, single("", "context", "must be an object of context keys, got %s", describe(plain))
+	}
+
+	var p problems
+	checkContextKeys(&p, c)
+	if path := nullPath(environments, KeyEnvironments); path != "" {
+		p.add(path, "null is not a value; remove the key to use the profile's default")
+	}
+	envsValue, err := canonical(environments)
+	envs, _ := envsValue.(map[string]any)
+	if err != nil {
+		p.add(KeyEnvironments, "not JSON: %v", err)
+	} else if len(envs) == 0 {
+		p.add(KeyEnvironments, "no environments defined; add at least one (e.g. \"dev\") under %q in %s's context", KeyEnvironments, ProjectFile)
+	}
+	if v, ok := c[KeyEnvironments]; ok && err == nil {
+		if cv, cerr := canonical(v); cerr != nil || !reflect.DeepEqual(cv, envsValue) {
+			p.add(KeyEnvironments, "the context's environments differ from %s's: environments are read from %s only, so that no -c %s=..., cdk.context.json or ~/.cdk.json can replace or extend them (and, with them, production's protections); edit %s instead", ProjectFile, ProjectFile, KeyEnvironments, ProjectFile)
+		}
+	}
+	if err := p.err(""); err != nil {
+		return nil, nil, err
+	}
+	return c, envs, nil
 }
 
 // IsProductionName reports whether an environment's name makes it a
@@ -142,7 +161,7 @@ func checkOverlaps(cfg *Config, envs map[string]any) error {
 	var p problems
 	for _, name := range sortedKeys(envs) {
 		obj, ok := envs[name].(map[string]any)
-		if name == cfg.Name || !ok {
+		if name == cfg.Environment() || !ok {
 			continue
 		}
 		profile, err := profileOf(name, "", obj)
@@ -158,10 +177,10 @@ func checkOverlaps(cfg *Config, envs map[string]any) error {
 		}
 		theirs, err := netip.ParsePrefix(other.Network.VpcCidr)
 		if err == nil && mine.Overlaps(theirs) {
-			p.add(KeyEnvironments+"."+cfg.Name+".network.vpcCidr", "%s overlaps environment %q (%s) in the same account and region; give each environment its own block so their VPCs can be peered", mine, name, theirs)
+			p.add(KeyEnvironments+"."+cfg.Environment()+".network.vpcCidr", "%s overlaps environment %q (%s) in the same account and region; give each environment its own block so their VPCs can be peered", mine, name, theirs)
 		}
 	}
-	return p.err(cfg.Name)
+	return p.err(cfg.Environment())
 }
 
 // Path resolves a configured path against the project root.
@@ -272,7 +291,8 @@ func kindName(t reflect.Type) string {
 	case reflect.String:
 		return "a string"
 	case reflect.Slice:
-		return "a list of " + kindName(t.Elem()) + "s"
+		elem := strings.TrimPrefix(strings.TrimPrefix(kindName(t.Elem()), "a "), "an ")
+		return "a list of " + elem + "s"
 	case reflect.Map:
 		return "an object of strings"
 	default:
@@ -300,12 +320,13 @@ func describe(v any) string {
 }
 
 // applyOverrides takes the few settings a pipeline changes per deploy from
-// plain `-c KEY=VALUE` flags (appKeys).
-func applyOverrides(ctx map[string]any, cfg *Config) error {
+// plain `-c KEY=VALUE` flags (appKeys). The stage comes last: its overrides
+// (stage.go) win over everything else.
+func applyOverrides(ctx map[string]any, cfg *Config, envs map[string]any) error {
 	if v, ok := ctx[KeyImageTag]; ok {
 		s, isString := v.(string)
 		if !isString || s == "" {
-			return single(cfg.Name, KeyImageTag, "must be an image tag, got %s; leave the key out to build %s", describe(v), cfg.Backend.Image.Directory)
+			return single(cfg.Env, KeyImageTag, "must be an image tag, got %s; leave the key out to build %s", describe(v), cfg.Backend.Image.Directory)
 		}
 		// A tag on the command line means "deploy this pushed image" and
 		// replaces the configured build directory.
@@ -314,9 +335,12 @@ func applyOverrides(ctx map[string]any, cfg *Config) error {
 	if v, ok := ctx[KeyFrontendDir]; ok {
 		s, isString := v.(string)
 		if !isString || s == "" {
-			return single(cfg.Name, KeyFrontendDir, "must be a directory path, got %s", describe(v))
+			return single(cfg.Env, KeyFrontendDir, "must be a directory path, got %s", describe(v))
 		}
 		cfg.Frontend.SourceDir = s
+	}
+	if v, ok := ctx[KeyStage]; ok {
+		return applyStage(v, cfg, envs)
 	}
 	return nil
 }

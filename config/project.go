@@ -30,7 +30,24 @@ func loadProject(ctx any, cdkJSON []byte, root string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Load(ctx, envs, root)
+	cfg, err := Load(ctx, envs, root)
+	if err != nil {
+		return nil, err
+	}
+	// The github block is checked on every synth too, so a broken one is
+	// found before CI needs it.
+	gh, err := ProjectGitHub(cdkJSON)
+	if err != nil {
+		return nil, err
+	}
+	c, canonEnvs, err := checkContext(ctx, envs)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := checkGitHub(c, gh, canonEnvs); err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }
 
 // ProjectEnvironments returns the "environments" object of cdk.json's

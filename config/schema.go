@@ -51,6 +51,10 @@ var schemaHints = map[string]map[string]any{
 	"frontend.waf.rateWindowSeconds":         {"enum": rateWindows},
 	"monitoring.evaluationPeriods":           {"minimum": 1, "maximum": 10},
 	"monitoring.execSessionLogDays":          {"enum": logRetentionDays},
+	"github.repository":                      {"pattern": `^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$`},
+	"github.ownerId":                         {"pattern": ghIDPattern.String()},
+	"github.repositoryId":                    {"pattern": ghIDPattern.String()},
+	"github.accounts.environments":           {"minItems": 1, "uniqueItems": true, "items": map[string]any{"type": "string", "pattern": envNamePattern.String()}},
 }
 
 func allZones() []string {
@@ -66,6 +70,8 @@ func Schema() ([]byte, error) {
 	defs := map[string]any{}
 	env := schemaOf(reflect.TypeOf(Config{}), "", defs)
 	defs["environment"] = env
+	github := schemaOf(reflect.TypeOf(GitHub{}), KeyGitHub, defs)
+	github["description"] = appKeys[KeyGitHub]
 	appKey := func(key string) map[string]any {
 		return map[string]any{"type": "string", "description": appKeys[key]}
 	}
@@ -88,6 +94,9 @@ func Schema() ([]byte, error) {
 					KeyEnv:         appKey(KeyEnv),
 					KeyImageTag:    appKey(KeyImageTag),
 					KeyFrontendDir: appKey(KeyFrontendDir),
+					KeyStage:       appKey(KeyStage),
+					KeyCI:          appKey(KeyCI),
+					KeyGitHub:      github,
 				},
 			},
 		},
@@ -112,11 +121,17 @@ func schemaOf(t reflect.Type, path string, defs map[string]any) map[string]any {
 		}
 		key := strings.TrimPrefix(path+"."+name, ".")
 		var s map[string]any
-		if f.Type.Kind() == reflect.Struct {
+		switch {
+		case f.Type.Kind() == reflect.Struct:
 			def := strings.ToLower(f.Type.Name())
 			defs[def] = schemaOf(f.Type, key, defs)
 			s = map[string]any{"$ref": "#/$defs/" + def}
-		} else {
+		case f.Type.Kind() == reflect.Map && f.Type.Elem().Kind() == reflect.Struct:
+			// An object of named entries (github.accounts).
+			def := strings.ToLower(f.Type.Elem().Name())
+			defs[def] = schemaOf(f.Type.Elem(), key, defs)
+			s = map[string]any{"type": "object", "minProperties": 1, "additionalProperties": map[string]any{"$ref": "#/$defs/" + def}}
+		default:
 			s = map[string]any{"type": jsonType(f.Type)}
 			for k, v := range schemaHints[key] {
 				s[k] = v

@@ -45,10 +45,12 @@ var cpuArchitectures = []string{"ARM64", "X86_64"}
 
 var fargateCPUs = []int{256, 512, 1024, 2048, 4096, 8192, 16384}
 
-// appTags are set on every resource by the app (stacks.NewPlatform).
-var appTags = []string{"project", "environment"}
+// appTags are set on every resource by the app (stacks.NewPlatform): project
+// and environment always, stage on a stage's resources.
+var appTags = []string{"project", "environment", "stage"}
 
-// maxUserTags: AWS allows 50 user tags per resource; the app sets two.
+// maxUserTags: AWS allows 50 user tags per resource; the app sets two on an
+// environment (a stage's resources carry a third, so a stage allows one less).
 const maxUserTags = 50 - 2
 
 // fargateMemory lists the memory sizes (MiB) Fargate accepts for each CPU value.
@@ -82,19 +84,19 @@ func fargateMemory(cpu int) []int {
 // Validate checks a resolved configuration and reports every invalid setting.
 func Validate(c *Config) error {
 	var p problems
-	pre := KeyEnvironments + "." + c.Name + "."
+	pre := KeyEnvironments + "." + c.Environment() + "."
 	validateEnvironment(&p, pre, c)
 	validateNetwork(&p, pre+"network.", c)
 	validateDatabase(&p, pre+"database.", c)
 	validateBackend(&p, pre+"backend.", c)
 	validateFrontend(&p, pre+"frontend.", c)
 	validateMonitoring(&p, pre+"monitoring.", c)
-	return p.err(c.Name)
+	return p.err(c.Environment())
 }
 
 func validateEnvironment(p *problems, pre string, c *Config) {
-	if IsProductionName(c.Name) && !c.Production() {
-		p.add(pre+"profile", "%q is a production environment (its name starts with prod) and always uses the prod profile", c.Name)
+	if IsProductionName(c.Environment()) && !c.Production() {
+		p.add(pre+"profile", "%q is a production environment (its name starts with prod) and always uses the prod profile", c.Environment())
 	}
 	if c.Account != "" && !accountPattern.MatchString(c.Account) {
 		p.add(pre+"account", "%q is not an AWS account ID; accepted: 12 digits, or empty for an environment-agnostic synth", c.Account)
@@ -132,22 +134,26 @@ func validateEnvironment(p *problems, pre string, c *Config) {
 			}
 		}
 	}
-	validateTags(p, pre+"tags", c.Tags)
+	validateTags(p, pre+"tags", c.Tags, c.IsStage())
 }
 
 // validateTags applies AWS's tag limits ("Tag naming limits and
 // requirements", Tagging AWS Resources: keys of 1-128 and values of up to
 // 256 Unicode characters, 50 user tags, no aws: prefix) and keeps the app's
 // own tags.
-func validateTags(p *problems, pre string, tags map[string]string) {
-	if len(tags) > maxUserTags {
-		p.add(pre, "%d tags; accepted: at most %d (AWS allows 50 per resource and the app sets %s)", len(tags), maxUserTags, strings.Join(appTags, " and "))
+func validateTags(p *problems, pre string, tags map[string]string, stage bool) {
+	limit, set := maxUserTags, "project and environment"
+	if stage {
+		limit, set = maxUserTags-1, "project, environment and, on a stage, stage"
+	}
+	if len(tags) > limit {
+		p.add(pre, "%d tags; accepted: at most %d (AWS allows 50 per resource and the app sets %s)", len(tags), limit, set)
 	}
 	for _, k := range sortedKeys(tags) {
 		v := tags[k]
 		switch {
 		case slices.ContainsFunc(appTags, func(t string) bool { return strings.EqualFold(t, k) }):
-			p.add(pre+"."+k, "the app tags every resource with project=%s and environment=<env>; a user tag %q would override or shadow it, and cost reports and IAM conditions that read it would be wrong; choose another key", Project, k)
+			p.add(pre+"."+k, "the app tags every resource with project=%s and environment=<env> (and a stage's with stage=<stage>); a user tag %q would override or shadow it, and cost reports and IAM conditions that read it would be wrong; choose another key", Project, k)
 		case k == "" || utf8.RuneCountInString(k) > 128 || !tagTextPattern.MatchString(k):
 			p.add(pre+"."+k, "not a valid tag key; accepted: 1-128 letters, digits, spaces and _ . : / = + - @")
 		case strings.HasPrefix(strings.ToLower(k), "aws:"):

@@ -100,6 +100,7 @@ func NewNetworkStack(scope constructs.Construct, id string, props *NetworkStackP
 
 	repo := newRepository(stack, cfg)
 	output(stack, "RepositoryUri", repo.RepositoryUri(), "ECR repository to push API images to (deploy one with -c imageTag=TAG)")
+	output(stack, "RepositoryArn", repo.RepositoryArn(), "ARN of the ECR repository (the CI stack's deploy role may push to it)")
 
 	return &NetworkStack{Stack: stack, Vpc: vpc, Repository: repo, AlarmTopic: alarms.Topic, OperationsKey: alarms.Key}
 }

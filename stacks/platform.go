@@ -93,7 +93,8 @@ func panicMessage(r any) string {
 	return strings.Join(lines, "\n")
 }
 
-// NewPlatform adds the stacks of one environment to the app.
+// NewPlatform adds the stacks of one environment, or of a stage of it, to
+// the app.
 func NewPlatform(app awscdk.App, cfg *config.Config) *Platform {
 	if cfg.PinnedEnvironment() {
 		// Answer CDK's availability-zone lookup for a pinned environment from
@@ -101,20 +102,17 @@ func NewPlatform(app awscdk.App, cfg *config.Config) *Platform {
 		key := fmt.Sprintf("availability-zones:account=%s:region=%s", cfg.Account, cfg.Region)
 		app.Node().SetContext(jsii.String(key), cfg.AvailabilityZones)
 	}
-	tags := map[string]string{"project": config.Project, "environment": cfg.Name}
+	// A stage's resources carry the environment they copy and the stage:
+	// cost reports split them by either.
+	tags := map[string]string{"project": config.Project, "environment": cfg.Environment()}
+	if cfg.IsStage() {
+		tags["stage"] = cfg.Stage
+	}
 	for k, v := range cfg.Tags {
 		tags[k] = v
 	}
-	for _, k := range sortedKeys(tags) {
-		awscdk.Tags_Of(app).Add(jsii.String(k), jsii.String(tags[k]), &awscdk.TagProps{
-			// CloudFormation's linter schema has no Tags on these; tagging them buys nothing.
-			ExcludeResourceTypes: jsii.Strings("AWS::ElasticLoadBalancingV2::Listener", "AWS::ApplicationAutoScaling::ScalableTarget", "AWS::CloudWatch::Dashboard"),
-		})
-	}
-
-	// Every synth, the CLI's included, runs the AWS Solutions rules: an
-	// unsuppressed finding is an error annotation that fails `cdk synth`.
-	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	tagAll(app, tags)
+	checkNag(app)
 
 	p := &Platform{}
 	p.Network = NewNetworkStack(app, cfg.StackName("network"), &NetworkStackProps{
@@ -169,10 +167,52 @@ func NewPlatform(app awscdk.App, cfg *config.Config) *Platform {
 	return p
 }
 
+// tagAll tags every resource of the app.
+func tagAll(app awscdk.App, tags map[string]string) {
+	for _, k := range sortedKeys(tags) {
+		awscdk.Tags_Of(app).Add(jsii.String(k), jsii.String(tags[k]), &awscdk.TagProps{
+			// CloudFormation's linter schema has no Tags on these; tagging them buys nothing.
+			ExcludeResourceTypes: jsii.Strings("AWS::ElasticLoadBalancingV2::Listener", "AWS::ApplicationAutoScaling::ScalableTarget", "AWS::CloudWatch::Dashboard"),
+		})
+	}
+}
+
+// checkNag makes every synth, the CLI's included, run the AWS Solutions
+// rules: an unsuppressed finding is an error annotation that fails `cdk synth`.
+func checkNag(app awscdk.App) {
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+}
+
+// Build adds what the context asks for to the app: the four stacks of an
+// environment (-c env=NAME) or of a stage of it (-c stage=NAME), or, with
+// -c ci=ACCOUNT, only the keyless CI stack of that account (ci.go), so that
+// `cdk deploy --all` of an environment never includes it.
+func Build(app awscdk.App, root string) error {
+	ctx := app.Node().GetAllContext(nil)
+	if c, _ := config.Plain(ctx).(map[string]any); c[config.KeyCI] != nil {
+		cfg, err := config.LoadCIProject(ctx, root)
+		if err != nil {
+			return err
+		}
+		NewCIStack(app, cfg)
+		return nil
+	}
+	cfg, err := LoadConfig(app, root)
+	if err != nil {
+		return err
+	}
+	NewPlatform(app, cfg)
+	return nil
+}
+
 func stackProps(cfg *config.Config, part, what string) awscdk.StackProps {
+	of := fmt.Sprintf("%s environment", cfg.Name)
+	if cfg.IsStage() {
+		of = fmt.Sprintf("stage %s of the %s environment", cfg.Stage, cfg.Environment())
+	}
 	props := awscdk.StackProps{
 		StackName:             jsii.String(cfg.StackName(part)),
-		Description:           jsii.String(fmt.Sprintf("%s (%s environment): %s", config.Project, cfg.Name, what)),
+		Description:           jsii.String(fmt.Sprintf("%s (%s): %s", config.Project, of, what)),
 		TerminationProtection: jsii.Bool(cfg.Production()),
 	}
 	if cfg.PinnedEnvironment() {

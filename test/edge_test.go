@@ -135,14 +135,6 @@ func TestNoWebACLInDev(t *testing.T) {
 	}
 }
 
-func keys[V any](mv map[string]V) []string {
-	out := make([]string, 0, len(mv))
-	for k := range mv {
-		out = append(out, k)
-	}
-	return out
-}
-
 // mustOne returns the single resource of a type.
 func mustOne(t *testing.T, tpl map[string]any, typ string) map[string]any {
 	t.Helper()

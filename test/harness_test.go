@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -292,4 +293,14 @@ func m(kv ...any) map[string]any {
 func jsonOf(v any) string {
 	data, _ := json.Marshal(v)
 	return string(data)
+}
+
+// keys lists a map's keys in order.
+func keys[V any](mv map[string]V) []string {
+	out := make([]string, 0, len(mv))
+	for k := range mv {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -33,12 +33,12 @@ func TestNoUnsuppressedNagFindings(t *testing.T) {
 }
 
 // allVariants is every configuration the tests synthesize for env: cdk.json
-// as it is, the other data tiers, (dev) the WAF turned on, and (prod) pinned
-// region, custom domain and pinned TimescaleDB image.
+// as it is, the other data tiers, (dev) the WAF turned on and the stage
+// pr42, and (prod) pinned region, custom domain and pinned TimescaleDB image.
 func allVariants(t *testing.T, env string) []*synth {
 	v := []*synth{envs[env], externalSynth(t, env), timescaleSynth(t, env)}
 	if env == "dev" {
-		v = append(v, wafDevSynth(t))
+		v = append(v, wafDevSynth(t), stageSynth(t, "pr42"))
 	}
 	if env == "prod" {
 		v = append(v, monitoringPinnedSynth(t), domainSynth(t), timescalePinnedSynth(t))

@@ -4,6 +4,7 @@
 // the API key only, and an ALB with no public address.
 //
 //	go run ./cmd/smoke -env dev [-wait 10m] [-region eu-west-1]
+//	go run ./cmd/smoke -stage pr-42        # a stage (stacks tsa-pr-42-*)
 //
 // It uses the AWS SDK's default credential chain, reads the four stacks'
 // outputs and the API key, and writes one point to a series of its own
@@ -26,6 +27,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/tsa-platform/infra/config"
 )
 
 // The SDK's clients are what the Checker's interfaces describe.
@@ -46,6 +49,7 @@ func main() {
 func run(args []string) int {
 	flags := flag.NewFlagSet("smoke", flag.ContinueOnError)
 	env := flags.String("env", "dev", "environment to check (stacks tsa-ENV-*)")
+	stage := flags.String("stage", "", "stage to check instead (stacks tsa-STAGE-*, deployed with -c stage=STAGE)")
 	wait := flags.Duration("wait", 10*time.Minute, "how long to retry failing steps, e.g. while a new CloudFront distribution deploys (0: one try each)")
 	interval := flags.Duration("interval", 15*time.Second, "pause between tries")
 	region := flags.String("region", "", "AWS region of the stacks (default: the SDK's, from AWS_REGION or the profile)")
@@ -53,9 +57,15 @@ func run(args []string) int {
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
-	if !envName.MatchString(*env) || *wait < 0 || *interval <= 0 || *timeout <= 0 {
-		fmt.Fprintln(os.Stderr, "smoke: -env must be an environment name (lower-case letters and digits), -wait >= 0, -interval and -timeout > 0")
+	if !envName.MatchString(*env) || (*stage != "" && !config.IsStageName(*stage)) || *wait < 0 || *interval <= 0 || *timeout <= 0 {
+		fmt.Fprintln(os.Stderr, "smoke: -env must be an environment name (lower-case letters and digits), -stage a stage name (lower-case letters, digits and single hyphens), -wait >= 0, -interval and -timeout > 0")
 		return 2
+	}
+	// A stage's stacks, config.json and API carry the stage's name where an
+	// environment's carry the environment's.
+	name := *env
+	if *stage != "" {
+		name = *stage
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -75,7 +85,7 @@ func run(args []string) int {
 	}
 
 	c := &Checker{
-		Env:           *env,
+		Env:           name,
 		Stacks:        cloudformation.NewFromConfig(cfg),
 		Secrets:       secretsmanager.NewFromConfig(cfg),
 		LoadBalancers: elbv2.NewFromConfig(cfg),
@@ -84,7 +94,7 @@ func run(args []string) int {
 		Wait:          *wait,
 		Interval:      *interval,
 	}
-	fmt.Printf("smoke check of tsa-%s in %s (retrying for up to %s)\n\n", *env, cfg.Region, *wait)
+	fmt.Printf("smoke check of tsa-%s in %s (retrying for up to %s)\n\n", name, cfg.Region, *wait)
 	rep := c.Run(ctx)
 	rep.Print(os.Stdout)
 	if len(rep.Failed()) > 0 {

@@ -410,7 +410,7 @@ func jsonNumber(v float64) string {
 }
 
 func TestFlags(t *testing.T) {
-	for _, args := range [][]string{{"-env", "Prod"}, {"-env", "dev", "-wait", "-1s"}, {"-nope"}} {
+	for _, args := range [][]string{{"-env", "Prod"}, {"-env", "dev", "-wait", "-1s"}, {"-nope"}, {"-stage", "pr--42"}, {"-stage", "Pr42"}, {"-stage", "prod-x"}} {
 		assert.Equal(t, 2, run(args), "%v", args)
 	}
 }
