@@ -41,7 +41,7 @@ func defaults(profile string) Config {
 				BackupRetentionDays: 0,
 				Pitr:                TimescalePitr{RetentionDays: 7, FullBackupWeekday: "Sun", BackupHourUtc: 2},
 			},
-			External: External{Port: 5432},
+			External: External{Port: 5432, CACertificate: ExternalCASystem},
 		},
 		Backend: Backend{
 			Cpu:               256,
@@ -117,6 +117,7 @@ func defaults(profile string) Config {
 		c.Monitoring.DbFreeableMemoryMiB = 256
 		c.Monitoring.DbConnections = 400
 		c.Monitoring.ExecSessionLogDays = 365
+		c.Encryption.CustomerManagedKeys = true
 	}
 	return c
 }
