@@ -450,8 +450,16 @@ func (c *Checker) apiKey(ctx context.Context, arn string, key *string) (string, 
 	if resp.SecretString == nil || *resp.SecretString == "" {
 		return "", permanent("the API key secret %s is empty", arn)
 	}
-	*key = *resp.SecretString
-	return "read from Secrets Manager", nil
+	// {"current": ..., "previous": ...}: the API accepts both during a
+	// rotation; the check writes with the current one.
+	var keys struct {
+		Current string `json:"current"`
+	}
+	if err := json.Unmarshal([]byte(*resp.SecretString), &keys); err != nil || keys.Current == "" {
+		return "", permanent("the API key secret %s holds no JSON \"current\" key (it is {\"current\": ..., \"previous\": ...})", arn)
+	}
+	*key = keys.Current
+	return "read from Secrets Manager (current)", nil
 }
 
 // deepHealth calls GET /api/health/deep with the API key: the API pings the
