@@ -57,8 +57,9 @@ func defaults(profile string) Config {
 			TargetCpuPercent:  70,
 			RequestsPerTarget: 1000,
 			LogRetentionDays:  14,
-			EnableExec:        true,
-			Image:             Image{Directory: "apps/backend"},
+			// Break-glass only: ECS Exec needs a writable root filesystem.
+			EnableExec: false,
+			Image:      Image{Directory: "apps/backend"},
 		},
 		Frontend: Frontend{
 			SourceDir:  "apps/frontend",
