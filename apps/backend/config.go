@@ -173,8 +173,8 @@ func LoadConfig(getenv func(string) string, mode Mode) (Config, error) {
 		errs = append(errs, err)
 	}
 	if cfg.DBIAMAuth && cfg.DBSSLMode == "disable" {
-		// "IAM database authentication ... requires SSL" and the token is a
-		// credential: never send it in clear text.
+		// The token is a credential: never send it in clear text (AWS's
+		// examples connect with sslmode=verify-full).
 		errs = append(errs, errors.New("DB_IAM_AUTH=true needs TLS: DB_SSLMODE must not be disable"))
 	}
 
