@@ -77,6 +77,18 @@ type Config struct {
 	Backend    Backend    `json:"backend"`
 	Frontend   Frontend   `json:"frontend"`
 	Monitoring Monitoring `json:"monitoring"`
+	Encryption Encryption `json:"encryption"`
+}
+
+// Encryption chooses the KMS keys of data at rest.
+type Encryption struct {
+	// CustomerManagedKeys encrypts the database (RDS storage and Performance
+	// Insights), its secrets and the API key with the data stack's
+	// customer-managed KMS key, and the ECS Exec audit with a key of its own
+	// ($1/month each, plus $1/month for each of the first two yearly
+	// rotations). Off: AWS-managed keys (aws/rds, aws/secretsmanager) and
+	// CloudWatch Logs' own encryption of the exec log group.
+	CustomerManagedKeys bool `json:"customerManagedKeys"`
 }
 
 // Network describes the VPC.
@@ -97,7 +109,7 @@ type Database struct {
 	EngineVersion             string    `json:"engineVersion" engine:"rds-postgres"`
 	AllocatedStorageGiB       int       `json:"allocatedStorageGiB" engine:"rds-postgres"`
 	MaxAllocatedStorageGiB    int       `json:"maxAllocatedStorageGiB" engine:"rds-postgres"`
-	DatabaseName              string    `json:"databaseName" engine:"rds-postgres,timescaledb"`
+	DatabaseName              string    `json:"databaseName"`
 	MultiAz                   bool      `json:"multiAz" engine:"rds-postgres"`
 	BackupRetentionDays       int       `json:"backupRetentionDays" engine:"rds-postgres"`
 	DeletionProtection        bool      `json:"deletionProtection" engine:"rds-postgres"`
@@ -157,11 +169,27 @@ type TimescaleRestore struct {
 
 // External configures an existing database (engine "external").
 type External struct {
-	SecretArn       string `json:"secretArn"`
+	// SecretArn is an administrator's secret (host, port, dbname, username,
+	// password): a role that may create roles and owns the database. Only
+	// the deploy-time migration task reads it.
+	SecretArn string `json:"secretArn"`
+	// Host is the database's DNS name (the one its certificate names), given
+	// to the API as a plain value: the API does not read the admin secret.
+	Host            string `json:"host"`
 	SecurityGroupID string `json:"securityGroupId"`
 	Cidr            string `json:"cidr"`
 	Port            int    `json:"port"`
+	// CACertificate verifies the server: "system" (the public CAs the image
+	// trusts), "rds" (the Amazon RDS bundle the image ships) or a PEM CA
+	// certificate.
+	CACertificate string `json:"caCertificate"`
 }
+
+// External CA choices besides a PEM certificate.
+const (
+	ExternalCASystem = "system"
+	ExternalCARDS    = "rds"
+)
 
 // Backend describes the API service.
 type Backend struct {

@@ -335,10 +335,12 @@ func TestTimescaleEngine(t *testing.T) {
 
 func TestExternalEngine(t *testing.T) {
 	ctx := withEnv(t, "dev", `{}`)
-	ctx[KeyEnvironments].(map[string]any)["dev"].(map[string]any)["database"] = m("engine", "external", "external", m("secretArn", "arn:aws:secretsmanager:us-east-1:123456789012:secret:tsa/db-AbCdEf", "cidr", "10.50.0.0/24"))
+	ctx[KeyEnvironments].(map[string]any)["dev"].(map[string]any)["database"] = m("engine", "external", "external", m("secretArn", "arn:aws:secretsmanager:us-east-1:123456789012:secret:tsa/db-AbCdEf", "cidr", "10.50.0.0/24", "host", "db.example.internal"))
 	cfg, err := load(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, EngineExternal, cfg.Database.Engine)
+	assert.Equal(t, ExternalCASystem, cfg.Database.External.CACertificate, "the public CAs by default (Timescale Cloud)")
+	assert.Equal(t, "tsa", cfg.Database.DatabaseName)
 }
 
 // TestValidInputIsAccepted: inputs AWS accepts that a stricter reading
@@ -568,7 +570,14 @@ func TestInvalidConfigurations(t *testing.T) {
 		{name: "timescale block under external", env: "dev", db: `{"engine":"external","external":{"secretArn":"` + secret + `","cidr":"10.50.0.0/24"},"timescale":{"amiId":"ami-0123456789abcdef0"}}`, setting: "environments.dev.database.timescale", want: "this environment's engine is external"},
 		{name: "RDS setting under timescaledb", env: "prod", db: `{"engine":"timescaledb","multiAz":true}`, setting: "environments.prod.database.multiAz", want: "read only by database.engine rds-postgres"},
 		{name: "RDS class under external", env: "dev", db: `{"engine":"external","instanceClass":"db.t4g.micro","external":{"secretArn":"` + secret + `","cidr":"10.50.0.0/24"}}`, setting: "environments.dev.database.instanceClass", want: "read only by database.engine rds-postgres"},
-		{name: "database name under external", env: "dev", db: `{"engine":"external","databaseName":"metrics","external":{"secretArn":"` + secret + `","cidr":"10.50.0.0/24"}}`, setting: "environments.dev.database.databaseName", want: "rds-postgres or timescaledb"},
+		{name: "database name under external", env: "dev", db: `{"engine":"external","databaseName":"select","external":{"secretArn":"` + secret + `","cidr":"10.50.0.0/24","host":"db.example.internal"}}`, setting: "environments.dev.database.databaseName", want: "reserved key word"},
+		{name: "external without host", env: "dev", db: `{"engine":"external","external":{"secretArn":"` + secret + `","cidr":"10.50.0.0/24"}}`, setting: "environments.dev.database.external.host", want: "required for engine external: the database's DNS name"},
+		{name: "external host not a DNS name", env: "dev", db: `{"engine":"external","external":{"secretArn":"` + secret + `","cidr":"10.50.0.0/24","host":"db_1"}}`, setting: "environments.dev.database.external.host", want: "not a DNS name"},
+		{name: "external CA neither choice nor PEM", env: "dev", db: `{"engine":"external","external":{"secretArn":"` + secret + `","cidr":"10.50.0.0/24","host":"db.example.internal","caCertificate":"public"}}`, setting: "environments.dev.database.external.caCertificate", want: `accepted: "system" (public CAs), "rds"`},
+		{name: "external CA empty", env: "dev", db: `{"engine":"external","external":{"secretArn":"` + secret + `","cidr":"10.50.0.0/24","host":"db.example.internal","caCertificate":""}}`, setting: "environments.dev.database.external.caCertificate", want: "must not be empty"},
+		{name: "external CA that is a key", env: "dev", db: `{"engine":"external","external":{"secretArn":"` + secret + `","cidr":"10.50.0.0/24","host":"db.example.internal","caCertificate":` + jsonString(keyPEM) + `}}`, setting: "environments.dev.database.external.caCertificate", want: "only CERTIFICATE blocks are accepted (never a key)"},
+		{name: "external CA that is a server certificate", env: "dev", db: `{"engine":"external","external":{"secretArn":"` + secret + `","cidr":"10.50.0.0/24","host":"db.example.internal","caCertificate":` + jsonString(leafPEM) + `}}`, setting: "environments.dev.database.external.caCertificate", want: "is not a CA certificate"},
+		{name: "prod on AWS-managed keys", env: "prod", patch: `{"encryption":{"customerManagedKeys":false}}`, setting: "environments.prod.encryption.customerManagedKeys", want: "must be true in a prod-profile environment"},
 		{name: "RDS alarm under timescaledb", env: "prod", db: `{"engine":"timescaledb"}`, patch: `{"monitoring":{"dbConnections":100}}`, setting: "environments.prod.monitoring.dbConnections", want: "read only by database.engine rds-postgres"},
 
 		{name: "prod without a domain or a reason", env: "prod", mutate: dropDefaultCertificateReason("prod"), setting: "environments.prod.frontend.domainName", want: "required in a prod-profile environment: with a custom domain (and certificateArn) the distribution only accepts TLS 1.2 and later"},
@@ -620,7 +629,7 @@ func TestInvalidConfigurations(t *testing.T) {
 			return strings.Replace(s, `"natGateways":0`, `"natGateways":1e400`, 1)
 		}, setting: "cdk.json", want: "number 1e400 is out of range"},
 		{name: "NAT gateway count beyond any zone count", env: "dev", patch: `{"network":{"natGateways":1e18},"backend":{"assignPublicIp":false}}`, setting: "environments.dev.network.natGateways", want: "accepted: 0 to 2"},
-		{name: "secret ARN without its suffix", env: "dev", db: `{"engine":"external","external":{"secretArn":"arn:aws:secretsmanager:us-east-1:123456789012:secret:tsa/db","cidr":"10.50.0.0/24"}}`, setting: "environments.dev.database.external.secretArn", want: "six-character suffix"},
+		{name: "secret ARN without its suffix", env: "dev", db: `{"engine":"external","external":{"secretArn":"arn:aws:secretsmanager:us-east-1:123456789012:secret:tsa/db","cidr":"10.50.0.0/24","host":"db.example.internal"}}`, setting: "environments.dev.database.external.secretArn", want: "six-character suffix"},
 		{name: "secret ARN in the wrong partition", env: "dev", db: `{"engine":"external","external":{"secretArn":"arn:aws:secretsmanager:cn-north-1:123456789012:secret:db-AbCdEf","cidr":"10.50.0.0/24"}}`, setting: "environments.dev.database.external.secretArn", want: "partition aws-cn"},
 	}
 	for _, tc := range cases {

@@ -41,7 +41,7 @@ func defaults(profile string) Config {
 				BackupRetentionDays: 0,
 				Pitr:                TimescalePitr{RetentionDays: 7, FullBackupWeekday: "Sun", BackupHourUtc: 2},
 			},
-			External: External{Port: 5432},
+			External: External{Port: 5432, CACertificate: ExternalCASystem},
 		},
 		Backend: Backend{
 			Cpu:               256,
@@ -57,8 +57,9 @@ func defaults(profile string) Config {
 			TargetCpuPercent:  70,
 			RequestsPerTarget: 1000,
 			LogRetentionDays:  14,
-			EnableExec:        true,
-			Image:             Image{Directory: "apps/backend"},
+			// Break-glass only: ECS Exec needs a writable root filesystem.
+			EnableExec: false,
+			Image:      Image{Directory: "apps/backend"},
 		},
 		Frontend: Frontend{
 			SourceDir:  "apps/frontend",
@@ -117,6 +118,7 @@ func defaults(profile string) Config {
 		c.Monitoring.DbFreeableMemoryMiB = 256
 		c.Monitoring.DbConnections = 400
 		c.Monitoring.ExecSessionLogDays = 365
+		c.Encryption.CustomerManagedKeys = true
 	}
 	return c
 }

@@ -37,6 +37,8 @@ var schemaHints = map[string]map[string]any{
 	"database.timescale.postgresMajor":       {"minimum": 15, "maximum": 17},
 	"database.timescale.backupRetentionDays": {"minimum": 1, "maximum": 35},
 	"database.external.port":                 {"minimum": 1, "maximum": 65535},
+	"database.external.host":                 {"minLength": 1, "maxLength": 253},
+	"database.external.caCertificate":        {"minLength": 1, "maxLength": maxCAPEM},
 	"backend.cpu":                            {"enum": fargateCPUs},
 	"backend.port":                           {"minimum": 1024, "maximum": 65535},
 	"backend.cpuArchitecture":                {"enum": cpuArchitectures},

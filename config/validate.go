@@ -1,7 +1,10 @@
 package config
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
+	"net"
 	"net/mail"
 	"net/netip"
 	"os"
@@ -91,6 +94,9 @@ func Validate(c *Config) error {
 	validateBackend(&p, pre+"backend.", c)
 	validateFrontend(&p, pre+"frontend.", c)
 	validateMonitoring(&p, pre+"monitoring.", c)
+	if c.Production() && !c.Encryption.CustomerManagedKeys {
+		p.add(pre+"encryption.customerManagedKeys", "must be true in a prod-profile environment: production data is encrypted with keys whose policy this project controls")
+	}
 	return p.err(c.Environment())
 }
 
@@ -248,8 +254,8 @@ func validateDatabase(p *problems, pre string, c *Config) {
 	default:
 		p.add(pre+"engine", "unknown engine %q; accepted: %s", d.Engine, strings.Join(engines, ", "))
 	}
+	validateDatabaseName(p, pre+"databaseName", d.DatabaseName)
 	if d.Engine != EngineExternal {
-		validateDatabaseName(p, pre+"databaseName", d.DatabaseName)
 		if !slices.Contains(logRetentionDays, d.LogRetentionDays) {
 			p.add(pre+"logRetentionDays", "%d is not a CloudWatch Logs retention; accepted: %s", d.LogRetentionDays, ints(logRetentionDays))
 		}
@@ -417,7 +423,7 @@ func gravitonFamilies() string {
 func validateExternal(p *problems, pre string, c *Config) {
 	e := c.Database.External
 	if e.SecretArn == "" {
-		p.add(pre+"secretArn", "required for engine external: the ARN of a Secrets Manager secret with host, port, dbname, username and password")
+		p.add(pre+"secretArn", "required for engine external: the ARN of a Secrets Manager secret with host, port, dbname, username and password of an administrator (a role that may create roles and owns the database)")
 	} else if msg := checkSecretArn(e.SecretArn); msg != "" {
 		p.add(pre+"secretArn", "%s", msg)
 	}
@@ -438,6 +444,59 @@ func validateExternal(p *problems, pre string, c *Config) {
 	if e.Port < 1 || e.Port > 65535 {
 		p.add(pre+"port", "%d is out of range; accepted: 1 to 65535", e.Port)
 	}
+	switch {
+	case e.Host == "":
+		p.add(pre+"host", "required for engine external: the database's DNS name, as its certificate names it (the API connects to it without reading the admin secret)")
+	case net.ParseIP(e.Host) == nil:
+		if msg := checkDNSName(e.Host); msg != "" {
+			p.add(pre+"host", "%s", msg)
+		}
+	}
+	if msg := checkCACertificate(e.CACertificate); msg != "" {
+		p.add(pre+"caCertificate", "%s", msg)
+	}
+}
+
+// maxCAPEM bounds the PEM written into the task definition as a plain
+// environment variable.
+const maxCAPEM = 8192
+
+// checkCACertificate explains why v cannot verify an external database, or
+// returns "": "system", "rds", or PEM CA certificates only.
+func checkCACertificate(v string) string {
+	const accepted = `accepted: "system" (public CAs), "rds" (the Amazon RDS bundle) or a PEM CA certificate ("-----BEGIN CERTIFICATE-----\n...")`
+	switch v {
+	case ExternalCASystem, ExternalCARDS:
+		return ""
+	case "":
+		return "must not be empty; " + accepted
+	}
+	if len(v) > maxCAPEM {
+		return fmt.Sprintf("the PEM is %d bytes; accepted: at most %d", len(v), maxCAPEM)
+	}
+	rest, n := []byte(v), 0
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			return fmt.Sprintf("holds a PEM %s block; only CERTIFICATE blocks are accepted (never a key)", block.Type)
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return fmt.Sprintf("certificate %d does not parse: %v", n+1, err)
+		}
+		if !cert.IsCA {
+			return fmt.Sprintf("certificate %d (%s) is not a CA certificate; give the CA that signed the server's certificate", n+1, cert.Subject)
+		}
+		n++
+	}
+	if n == 0 || strings.TrimSpace(string(rest)) != "" {
+		return "is neither system, rds nor PEM certificates; " + accepted
+	}
+	return ""
 }
 
 // checkSecretArn explains why arn is not a complete Secrets Manager secret

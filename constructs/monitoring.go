@@ -31,17 +31,16 @@ type OperationsKeyProps struct {
 }
 
 // NewOperationsKey creates the customer-managed key (rotation on unless
-// DisableRotation) that
-// encrypts an environment's operational data: alarm notifications
-// (AlarmTopic) and ECS Exec sessions and their logs (ExecSessionLogs). Each
-// user adds the service grant it needs to the key policy.
+// DisableRotation) that encrypts an environment's alarm notifications
+// (AlarmTopic). The ECS Exec audit has a key of its own (ExecSessionLogs).
+// Each user adds the service grant it needs to the key policy.
 //
 // It is customer-managed because the AWS-managed alias/aws/sns key's policy
 // cannot be changed, and CloudWatch needs kms:GenerateDataKey* and
 // kms:Decrypt on the topic's key to publish to an encrypted topic.
 func NewOperationsKey(scope cdkconstructs.Construct, id string, props *OperationsKeyProps) awskms.Key {
 	keyProps := &awskms.KeyProps{
-		Description:       jsii.String("Encrypts alarm notifications and ECS Exec sessions and their logs"),
+		Description:       jsii.String("Encrypts alarm notifications"),
 		EnableKeyRotation: jsii.Bool(!props.DisableRotation),
 		RemovalPolicy:     props.RemovalPolicy,
 	}

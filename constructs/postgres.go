@@ -6,6 +6,8 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
 	cdkconstructs "github.com/aws/constructs-go/constructs/v10"
@@ -36,10 +38,17 @@ type PostgresDatabaseProps struct {
 	PerformanceInsights       bool
 	MonitoringIntervalSeconds int
 	LogRetention              awslogs.RetentionDays
+	// EncryptionKey encrypts the storage, Performance Insights and the
+	// secret; nil for the AWS-managed keys (aws/rds, aws/secretsmanager).
+	// Changing it replaces the instance (KmsKeyId is create-only).
+	EncryptionKey awskms.IKey
 }
 
 // PostgresDatabase is RDS for PostgreSQL set up for time-series tables with
-// native partitioning, pg_partman and pg_cron (RDS has no TimescaleDB).
+// native partitioning, pg_partman and pg_cron (RDS has no TimescaleDB). The
+// application role logs in with IAM database authentication: it has no
+// password anywhere ("IAM database authentication for MariaDB, MySQL, and
+// PostgreSQL", Amazon RDS User Guide).
 type PostgresDatabase struct {
 	cdkconstructs.Construct
 	Instance       awsrds.DatabaseInstance
@@ -82,14 +91,19 @@ func NewPostgresDatabase(scope cdkconstructs.Construct, id string, props *Postgr
 	if props.MonitoringIntervalSeconds > 0 {
 		monitoring = awscdk.Duration_Seconds(jsii.Number(float64(props.MonitoringIntervalSeconds)))
 	}
+	var piKey awskms.IKey
+	if props.PerformanceInsights {
+		piKey = props.EncryptionKey
+	}
 	var maxStorage *float64
 	if props.MaxAllocatedStorageGiB > 0 {
 		maxStorage = jsii.Number(float64(props.MaxAllocatedStorageGiB))
 	}
 
 	secret := awsrds.NewDatabaseSecret(this, jsii.String("Secret"), &awsrds.DatabaseSecretProps{
-		Username: jsii.String(MasterUsername),
-		Dbname:   jsii.String(props.DatabaseName),
+		Username:      jsii.String(MasterUsername),
+		Dbname:        jsii.String(props.DatabaseName),
+		EncryptionKey: props.EncryptionKey,
 	})
 	// The credentials outlive a production stack, like the snapshot they unlock.
 	secretRemoval := awscdk.RemovalPolicy_DESTROY
@@ -115,28 +129,33 @@ func NewPostgresDatabase(scope cdkconstructs.Construct, id string, props *Postgr
 	}
 
 	instance := awsrds.NewDatabaseInstance(this, jsii.String("Instance"), &awsrds.DatabaseInstanceProps{
-		InstanceIdentifier:        jsii.String(props.InstanceIdentifier),
-		Engine:                    engine,
-		InstanceType:              awsec2.NewInstanceType(jsii.String(strings.TrimPrefix(props.InstanceClass, "db."))),
-		Vpc:                       props.Vpc,
-		VpcSubnets:                props.VpcSubnets,
-		Credentials:               awsrds.Credentials_FromSecret(secret, nil),
-		DatabaseName:              jsii.String(props.DatabaseName),
-		ParameterGroup:            params,
-		StorageType:               awsrds.StorageType_GP3,
-		AllocatedStorage:          jsii.Number(float64(props.AllocatedStorageGiB)),
-		MaxAllocatedStorage:       maxStorage,
-		StorageEncrypted:          jsii.Bool(true),
-		MultiAz:                   jsii.Bool(props.MultiAz),
-		PubliclyAccessible:        jsii.Bool(false),
-		BackupRetention:           awscdk.Duration_Days(jsii.Number(float64(props.BackupRetentionDays))),
-		DeleteAutomatedBackups:    jsii.Bool(!props.Production),
-		DeletionProtection:        jsii.Bool(props.DeletionProtection),
-		RemovalPolicy:             removalPolicy,
-		CopyTagsToSnapshot:        jsii.Bool(true),
-		EnablePerformanceInsights: jsii.Bool(props.PerformanceInsights),
-		MonitoringInterval:        monitoring,
-		CloudwatchLogsExports:     jsii.Strings(exports...),
+		InstanceIdentifier:              jsii.String(props.InstanceIdentifier),
+		Engine:                          engine,
+		InstanceType:                    awsec2.NewInstanceType(jsii.String(strings.TrimPrefix(props.InstanceClass, "db."))),
+		Vpc:                             props.Vpc,
+		VpcSubnets:                      props.VpcSubnets,
+		Credentials:                     awsrds.Credentials_FromSecret(secret, nil),
+		DatabaseName:                    jsii.String(props.DatabaseName),
+		ParameterGroup:                  params,
+		StorageType:                     awsrds.StorageType_GP3,
+		AllocatedStorage:                jsii.Number(float64(props.AllocatedStorageGiB)),
+		MaxAllocatedStorage:             maxStorage,
+		StorageEncrypted:                jsii.Bool(true),
+		StorageEncryptionKey:            props.EncryptionKey,
+		MultiAz:                         jsii.Bool(props.MultiAz),
+		PubliclyAccessible:              jsii.Bool(false),
+		BackupRetention:                 awscdk.Duration_Days(jsii.Number(float64(props.BackupRetentionDays))),
+		DeleteAutomatedBackups:          jsii.Bool(!props.Production),
+		DeletionProtection:              jsii.Bool(props.DeletionProtection),
+		RemovalPolicy:                   removalPolicy,
+		CopyTagsToSnapshot:              jsii.Bool(true),
+		EnablePerformanceInsights:       jsii.Bool(props.PerformanceInsights),
+		PerformanceInsightEncryptionKey: piKey,
+		// The application role's credential (rds_iam, granted by the
+		// migration task); the master keeps its password.
+		IamAuthentication:     jsii.Bool(true),
+		MonitoringInterval:    monitoring,
+		CloudwatchLogsExports: jsii.Strings(exports...),
 		// Minor upgrades happen by changing the pinned version in config, so
 		// the template never disagrees with what runs.
 		AutoMinorVersionUpgrade: jsii.Bool(false),
@@ -146,6 +165,13 @@ func NewPostgresDatabase(scope cdkconstructs.Construct, id string, props *Postgr
 	for _, lg := range logGroups {
 		instance.Node().AddDependency(lg)
 	}
+	if role, ok := instance.Node().TryFindChild(jsii.String("MonitoringRole")).(awsiam.Role); ok {
+		// "Protecting against the confused deputy problem" (Setting up and
+		// enabling Enhanced Monitoring, Amazon RDS User Guide): RDS may
+		// assume the role only for this account's instance.
+		stack := awscdk.Stack_Of(this)
+		RestrictServiceTrust(role, fmt.Sprintf("arn:%s:rds:%s:%s:db:%s", *stack.Partition(), *stack.Region(), *stack.Account(), props.InstanceIdentifier))
+	}
 
 	return &PostgresDatabase{
 		Construct:      this,
@@ -153,11 +179,14 @@ func NewPostgresDatabase(scope cdkconstructs.Construct, id string, props *Postgr
 		ParameterGroup: params,
 		LogGroups:      logGroups,
 		Database: Database{
-			Endpoint:    instance.DbInstanceEndpointAddress(),
-			Port:        5432,
-			Name:        props.DatabaseName,
-			Secret:      instance.Secret(),
-			Connections: instance.Connections(),
+			Endpoint:      instance.DbInstanceEndpointAddress(),
+			Port:          5432,
+			Name:          props.DatabaseName,
+			Secret:        instance.Secret(),
+			AppUser:       AppUsername,
+			IAMResourceID: instance.InstanceResourceId(),
+			Key:           props.EncryptionKey,
+			Connections:   instance.Connections(),
 		},
 	}
 }

@@ -34,9 +34,11 @@ import (
 // stays (see NewTimescaleDatabase).
 const UbuntuArm64AmiParameter = "/aws/service/canonical/ubuntu/server/24.04/stable/current/arm64/hvm/ebs-gp3/ami-id"
 
-// TimescaleUsername is the application role the secret holds: it owns the
-// database but is not a superuser (the bootstrap creates the extension).
-const TimescaleUsername = "tsa_app"
+// TimescaleAdminUsername is the administrator the secret holds: it owns the
+// database and may create roles, but is not a superuser (the bootstrap, as
+// postgres, creates the extension). The deploy-time migration task logs in
+// as this role and creates the migrator and the application role.
+const TimescaleAdminUsername = "tsa_admin"
 
 // TimescalePort is the port PostgreSQL listens on.
 const TimescalePort = 5432
@@ -68,6 +70,11 @@ type TimescaleDatabaseProps struct {
 	TimescaleVersion string
 	// DatabaseName is the application database.
 	DatabaseName string
+	// CAParameterName is the SSM String parameter the host publishes its CA
+	// certificate to (a fully qualified name, /...); the host creates it.
+	CAParameterName string
+	// EncryptionKey encrypts the two secrets; nil for aws/secretsmanager.
+	EncryptionKey awskms.IKey
 	// BackupRetentionDays is how long AWS Backup keeps daily snapshots of the
 	// data volume; 0 creates no backup vault (point-in-time recovery comes
 	// from the archive either way).
@@ -124,13 +131,15 @@ type TimescaleDatabase struct {
 	// Database is the engine-independent value the compute stack consumes.
 	Database Database
 	Instance awsec2.Instance
-	// DataVolume holds PGDATA and the TLS key; it outlives the instance.
+	// DataVolume holds PGDATA and the TLS CA and keys; it outlives the instance.
 	DataVolume    awsec2.Volume
 	SecurityGroup awsec2.SecurityGroup
-	Secret        awssecretsmanager.Secret
-	Role          awsiam.Role
-	LogGroup      awslogs.LogGroup
-	HostedZone    awsroute53.PrivateHostedZone
+	// Secret is the administrator's; AppSecret the application role's.
+	Secret     awssecretsmanager.Secret
+	AppSecret  awssecretsmanager.Secret
+	Role       awsiam.Role
+	LogGroup   awslogs.LogGroup
+	HostedZone awsroute53.PrivateHostedZone
 	// Archive is the pgBackRest repository (WAL and backups), encrypted with
 	// ArchiveKey; ArchiveAccessLogs records every request to it.
 	Archive           awss3.Bucket
@@ -219,26 +228,29 @@ func NewTimescaleDatabase(scope cdkconstructs.Construct, id string, props *Times
 
 	// Every key but the password is known at synthesis, so the template holds
 	// no token: the password is generated once and never changes on updates.
-	template, err := json.Marshal(map[string]any{
-		"engine":   "postgres",
-		"host":     endpoint,
-		"port":     TimescalePort,
-		"dbname":   p.DatabaseName,
-		"username": TimescaleUsername,
-	})
-	if err != nil {
-		panic(err)
+	generated := func(id, description string, keys map[string]any) awssecretsmanager.Secret {
+		template, err := json.Marshal(keys)
+		if err != nil {
+			panic(err)
+		}
+		return awssecretsmanager.NewSecret(this, jsii.String(id), &awssecretsmanager.SecretProps{
+			Description: jsii.String(description),
+			GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+				SecretStringTemplate: jsii.String(string(template)),
+				GenerateStringKey:    jsii.String("password"),
+				ExcludeCharacters:    jsii.String(passwordExcludes),
+				PasswordLength:       jsii.Number(32),
+			},
+			EncryptionKey: p.EncryptionKey,
+			RemovalPolicy: retain(awscdk.RemovalPolicy_RETAIN, awscdk.RemovalPolicy_DESTROY),
+		})
 	}
-	secret := awssecretsmanager.NewSecret(this, jsii.String("Secret"), &awssecretsmanager.SecretProps{
-		Description: jsii.String("TimescaleDB credentials (host, port, dbname, username, password), applied by the host at boot"),
-		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
-			SecretStringTemplate: jsii.String(string(template)),
-			GenerateStringKey:    jsii.String("password"),
-			ExcludeCharacters:    jsii.String(passwordExcludes),
-			PasswordLength:       jsii.Number(32),
-		},
-		RemovalPolicy: retain(awscdk.RemovalPolicy_RETAIN, awscdk.RemovalPolicy_DESTROY),
-	})
+	secret := generated("Secret", "TimescaleDB administrator (host, port, dbname, username, password): applied by the host at boot, read by the deploy-time migration task",
+		map[string]any{"engine": "postgres", "host": endpoint, "port": TimescalePort, "dbname": p.DatabaseName, "username": TimescaleAdminUsername})
+	// TimescaleDB has no IAM database authentication: the application role
+	// logs in with a password the migration task sets from this secret.
+	appSecret := generated("AppSecret", "TimescaleDB application role (username, password): set by the deploy-time migration task, read by the API",
+		map[string]any{"username": AppUsername})
 
 	logGroup := awslogs.NewLogGroup(this, jsii.String("Logs"), &awslogs.LogGroupProps{
 		Retention:     p.LogRetention,
@@ -258,6 +270,15 @@ func NewTimescaleDatabase(scope cdkconstructs.Construct, id string, props *Times
 	})
 	secret.GrantRead(role, nil)
 	agentConfig.GrantRead(role)
+	// The host publishes its CA certificate (public) to this one parameter,
+	// which it creates; it reads it to write only a changed CA.
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:     jsii.String("PublishCACertificate"),
+		Actions: jsii.Strings("ssm:GetParameter", "ssm:PutParameter"),
+		Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("ssm"), Resource: jsii.String("parameter"), ResourceName: jsii.String(strings.TrimPrefix(p.CAParameterName, "/")),
+		})),
+	}))
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("ShipLogs"),
 		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"),
@@ -295,6 +316,7 @@ func NewTimescaleDatabase(scope cdkconstructs.Construct, id string, props *Times
 		ClientCidr:             clientCidr,
 		DNSName:                endpoint,
 		AgentConfigParameter:   *agentConfig.ParameterName(),
+		CAParameter:            p.CAParameterName,
 		StackName:              *stack.StackName(),
 		Pitr:                   p.Pitr,
 		RestoreTarget:          restoreTarget,
@@ -411,16 +433,21 @@ func NewTimescaleDatabase(scope cdkconstructs.Construct, id string, props *Times
 	}
 
 	alarms := newTimescaleAlarms(this, instance, endpoint, p)
-	suppressTimescaleNagFindings(cfnInstance, role, secret, backupSelection, accessLogs)
+	suppressTimescaleNagFindings(cfnInstance, role, secret, appSecret, backupSelection, accessLogs)
+	caParameter := awsssm.StringParameter_FromStringParameterName(this, jsii.String("CACertificate"), jsii.String(p.CAParameterName))
 
 	return &TimescaleDatabase{
 		Construct: this,
 		Database: Database{
-			Engine:   "timescaledb",
-			Endpoint: jsii.String(endpoint),
-			Port:     TimescalePort,
-			Name:     p.DatabaseName,
-			Secret:   secret,
+			Engine:    "timescaledb",
+			Endpoint:  jsii.String(endpoint),
+			Port:      TimescalePort,
+			Name:      p.DatabaseName,
+			Secret:    secret,
+			AppUser:   AppUsername,
+			AppSecret: appSecret,
+			TLS:       DatabaseTLS{RootCertParameter: caParameter},
+			Key:       p.EncryptionKey,
 			Connections: awsec2.NewConnections(&awsec2.ConnectionsProps{
 				SecurityGroups: &[]awsec2.ISecurityGroup{sg},
 				DefaultPort:    awsec2.Port_Tcp(jsii.Number(TimescalePort)),
@@ -430,6 +457,7 @@ func NewTimescaleDatabase(scope cdkconstructs.Construct, id string, props *Times
 		DataVolume:        volume,
 		SecurityGroup:     sg,
 		Secret:            secret,
+		AppSecret:         appSecret,
 		Role:              role,
 		LogGroup:          logGroup,
 		HostedZone:        hostZone,
@@ -585,7 +613,7 @@ func grantEbsKey(role awsiam.Role, keyArn string, stack awscdk.Stack) {
 
 // suppressTimescaleNagFindings records, each on the one resource that raises
 // it, why the AWS Solutions findings of this construct are accepted.
-func suppressTimescaleNagFindings(instance awsec2.CfnInstance, role awsiam.Role, secret awssecretsmanager.Secret, selection awsbackup.BackupSelection, accessLogs awss3.Bucket) {
+func suppressTimescaleNagFindings(instance awsec2.CfnInstance, role awsiam.Role, secret, appSecret awssecretsmanager.Secret, selection awsbackup.BackupSelection, accessLogs awss3.Bucket) {
 	suppress := func(resource cdkconstructs.IConstruct, rule, reason string, appliesTo ...string) {
 		var applies *[]any
 		if len(appliesTo) > 0 {
@@ -628,7 +656,9 @@ func suppressTimescaleNagFindings(instance awsec2.CfnInstance, role awsiam.Role,
 	suppress(accessLogs.Node().DefaultChild(), "AwsSolutions-S1",
 		"This bucket receives the archive bucket's server access logs; logging access to the log bucket itself would need another bucket for no added record")
 	suppress(secret.Node().DefaultChild(), "AwsSolutions-SMG4",
-		"No rotation Lambda for a self-managed PostgreSQL: the host applies the secret's password at every boot, so the runbook rotates the secret, reboots the host and restarts the service in one step")
+		"No rotation Lambda for a self-managed PostgreSQL: the host applies the administrator's password at every boot and only the deploy-time migration task logs in with it, so the runbook rotates the secret and reboots the host")
+	suppress(appSecret.Node().DefaultChild(), "AwsSolutions-SMG4",
+		"No rotation Lambda for a self-managed PostgreSQL: the deploy-time migration task applies the application role's password, so the runbook rotates the secret, re-runs the migration task and rolls the service")
 }
 
 func withTimescaleDefaults(props *TimescaleDatabaseProps) TimescaleDatabaseProps {
@@ -641,6 +671,9 @@ func withTimescaleDefaults(props *TimescaleDatabaseProps) TimescaleDatabaseProps
 	}
 	if p.DNSZoneName == "" {
 		p.DNSZoneName = "tsa.internal"
+	}
+	if !strings.HasPrefix(p.CAParameterName, "/") {
+		panic("TimescaleDatabase: CAParameterName must be a fully qualified SSM parameter name (/...)")
 	}
 	if p.LogRetention == "" {
 		p.LogRetention = awslogs.RetentionDays_TWO_WEEKS

@@ -8,6 +8,7 @@ var handlers = map[string]func(*est){
 	"AWS::ElasticLoadBalancingV2::LoadBalancer": loadBalancer,
 	"AWS::EC2::VPCEndpoint":                     vpcEndpoint,
 	"AWS::ECS::Service":                         ecsService,
+	"AWS::ECS::TaskDefinition":                  ecsTaskDefinition,
 	"AWS::ECS::Cluster":                         ecsCluster,
 	"AWS::EC2::Instance":                        ec2Instance,
 	"AWS::EC2::Volume":                          ec2Volume,
@@ -74,7 +75,6 @@ var freeTypes = map[string]string{
 	"AWS::IAM::OIDCProvider":        "IAM is free",
 	"AWS::IAM::RolePolicy":          "IAM is free",
 
-	"AWS::ECS::TaskDefinition":                      "priced through the AWS::ECS::Service that runs it",
 	"AWS::ECS::ClusterCapacityProviderAssociations": "free",
 	"AWS::ECS::CapacityProvider":                    "free (the capacity behind it is priced where it is defined)",
 	"AWS::ApplicationAutoScaling::ScalableTarget":   "free (its MinCapacity is used when pricing the service)",

@@ -16,6 +16,22 @@ type capacityItem struct {
 	weight   float64
 }
 
+// ecsTaskDefinition: a task definition a service of the template runs is
+// priced with that service; one that no service runs (the deploy-time
+// migration task, started with RunTask) bills only while a task of it runs.
+func ecsTaskDefinition(e *est) {
+	for _, r := range e.s.Template.Resources {
+		if r.Type != "AWS::ECS::Service" {
+			continue
+		}
+		if ref, ok := r.Properties["TaskDefinition"].(map[string]any); ok && ref["Ref"] == e.id {
+			e.free()
+			return
+		}
+	}
+	e.usage("a task definition no service runs: Fargate bills each task RunTask starts from it (here the deploy-time migration) per vCPU- and GB-second while it runs; nothing while idle")
+}
+
 func ecsService(e *est) {
 	p := e.props()
 

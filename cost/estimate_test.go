@@ -136,7 +136,10 @@ func TestEstimate(t *testing.T) {
 				"WorkerService": 110.434853,
 				"CronService":   9.010025,
 			},
-			wantFree: 5, // cluster (no Container Insights), 3 task definitions, scalable target
+			wantFree: 5, // cluster (no Container Insights), 3 task definitions run by services, scalable target
+			// A task definition no service runs (a one-off RunTask, like the
+			// deploy-time migration) bills per run.
+			wantUsage: 1,
 		},
 		{
 			// Priced as before: Fargate ARM on-demand 3 x 0.25 vCPU x 730 = 547.5

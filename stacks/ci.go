@@ -206,9 +206,22 @@ func smokePolicy(stack awscdk.Stack) awsiam.PolicyDocument {
 			"aws:ResourceTag/project": config.Project,
 		}},
 	})
+	// Production encrypts the API key with its customer-managed data key;
+	// reading the secret then needs kms:Decrypt through Secrets Manager. The
+	// key is matched by the project tag every resource of the app carries
+	// ("Use tags to control access to KMS keys", AWS KMS Developer Guide).
+	apiKeyKeys := awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("kms:Decrypt"),
+		Resources: &[]*string{awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"), nil)},
+		Conditions: &map[string]any{"StringEquals": map[string]any{
+			"aws:ResourceTag/project": config.Project,
+			"kms:ViaService":          awscdk.Fn_Sub(jsii.String("secretsmanager.${AWS::Region}.amazonaws.com"), nil),
+		}},
+	})
 	return awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{
 		statement([]string{"cloudformation:DescribeStacks"}, stackArns("*")),
 		apiKeys,
+		apiKeyKeys,
 		statement([]string{"elasticloadbalancing:DescribeLoadBalancers"}, jsii.String("*")),
 	}})
 }
@@ -227,8 +240,9 @@ func CISuppressions() []Suppression {
 				"Resource::*",
 				"Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/tsa-*/*",
 				"Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:" + ApiKeyLogicalID + "-*",
+				"Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*",
 			},
-			Reason: "elasticloadbalancing:DescribeLoadBalancers has no resource-level permissions; stages have names only known when they deploy, so stacks are matched by the tsa- prefix (describe only); CloudFormation suffixes the API key secrets' names, so they are matched by their logical ID and the project tag"},
+			Reason: "elasticloadbalancing:DescribeLoadBalancers has no resource-level permissions; stages have names only known when they deploy, so stacks are matched by the tsa- prefix (describe only); CloudFormation suffixes the API key secrets' names, so they are matched by their logical ID and the project tag; the key that encrypts a production API key lives in another stack, so kms:Decrypt is limited to keys with the project tag, used through Secrets Manager"},
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecspatterns"
 	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
@@ -29,9 +30,8 @@ type ComputeStackProps struct {
 	Vpc      awsec2.IVpc
 	Database tsaconstructs.Database
 	// Repository is the network stack's image repository (-c imageTag=TAG).
-	Repository    awsecr.IRepository
-	AlarmTopic    awssns.ITopic
-	OperationsKey awskms.IKey
+	Repository awsecr.IRepository
+	AlarmTopic awssns.ITopic
 }
 
 // ComputeStack owns the cluster, the API service and its internal ALB.
@@ -43,8 +43,11 @@ type ComputeStack struct {
 	ApiKey       awssecretsmanager.Secret
 	LogGroup     awslogs.LogGroup
 	Alarms       *tsaconstructs.ServiceAlarms
-	// ExecLogs is nil when ECS Exec is off.
+	// ExecLogs is the ECS Exec audit (there whether or not Exec is on).
 	ExecLogs *tsaconstructs.ExecSessionLogs
+	// Migration runs /app -migrate at every deploy that changes it, before
+	// the service rolls.
+	Migration *tsaconstructs.DatabaseMigration
 }
 
 // ContainerName is the API container's name in the task definition.
@@ -67,12 +70,10 @@ func NewComputeStack(scope constructs.Construct, id string, props *ComputeStackP
 	cfg := props.Config
 	b := cfg.Backend
 
-	// ECS Exec sessions are encrypted and logged to their own group (monitoring.go).
-	execLogs := newExecSessionLogs(stack, cfg, props.OperationsKey)
-	var execConfig *awsecs.ExecuteCommandConfiguration
-	if execLogs != nil {
-		execConfig = execLogs.Configuration()
-	}
+	// ECS Exec sessions are logged to their own group, encrypted with the
+	// audit's own key where customer-managed keys are on (monitoring.go).
+	execLogs := newExecSessionLogs(stack, cfg)
+	execConfig := execLogs.Configuration()
 	cluster := awsecs.NewCluster(stack, jsii.String("Cluster"), &awsecs.ClusterProps{
 		Vpc:                         props.Vpc,
 		ContainerInsightsV2:         containerInsights(cfg),
@@ -85,13 +86,22 @@ func NewComputeStack(scope constructs.Construct, id string, props *ComputeStackP
 		RemovalPolicy: removal(cfg),
 	})
 
+	db := importDatabase(stack, props.Database)
+	dataKey := db.Key
+	// {"current": ..., "previous": ""}: the API accepts both keys, so a
+	// rotation moves clients over without downtime (runbook). The logical ID
+	// is kept: an updated GenerateSecretString updates the secret in place
+	// (Name is its only create-only property).
 	apiKey := awssecretsmanager.NewSecret(stack, jsii.String("ApiKey"), &awssecretsmanager.SecretProps{
-		Description: jsii.String(fmt.Sprintf("API key that authorises writes to the %s API", cfg.Name)),
+		Description: jsii.String(fmt.Sprintf("API keys that authorise writes to the %s API: current, and previous while a rotation rolls out", cfg.Name)),
 		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
-			PasswordLength:     jsii.Number(48),
-			ExcludePunctuation: jsii.Bool(true),
-			IncludeSpace:       jsii.Bool(false),
+			SecretStringTemplate: jsii.String(`{"previous":""}`),
+			GenerateStringKey:    jsii.String("current"),
+			PasswordLength:       jsii.Number(48),
+			ExcludePunctuation:   jsii.Bool(true),
+			IncludeSpace:         jsii.Bool(false),
 		},
+		EncryptionKey: dataKey,
 		RemovalPolicy: removal(cfg),
 	})
 
@@ -121,9 +131,31 @@ func NewComputeStack(scope constructs.Construct, id string, props *ComputeStackP
 		})
 	}
 
-	db := props.Database
-	dbSecret := func(key string) awsecs.Secret {
-		return awsecs.Secret_FromSecretsManager(db.Secret, jsii.String(key))
+	env, secrets := serviceDatabaseSettings(stack, cfg, db)
+	env["APP_ENV"] = jsii.String(cfg.Name)
+	env["PORT"] = jsii.String(fmt.Sprint(b.Port))
+	secrets["API_KEY"] = awsecs.Secret_FromSecretsManager(apiKey, jsii.String("current"))
+	secrets["API_KEY_PREVIOUS"] = awsecs.Secret_FromSecretsManager(apiKey, jsii.String("previous"))
+	// The task role, written out: ECS Exec's permissions (append-only to its
+	// log group) and, on RDS, rds-db:connect as the application role;
+	// aws-cdk-lib's own grants to it are dropped (WithoutPolicyUpdates).
+	taskRole := newTaskRole(stack, "ApiTaskRole", cfg, "API tasks: ECS Exec sessions and the database login")
+	if db.IAMResourceID != nil {
+		// "Creating and using an IAM policy for IAM database access" (Amazon
+		// RDS User Guide): arn:aws:rds-db:REGION:ACCOUNT:dbuser:DbiResourceId/USER.
+		taskRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:     jsii.String("ConnectAsTheApplicationRole"),
+			Actions: jsii.Strings("rds-db:connect"),
+			Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{
+				Service: jsii.String("rds-db"), Resource: jsii.String("dbuser"), ResourceName: jsii.String(*db.IAMResourceID + "/" + db.AppUser),
+				ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+			})),
+		}))
+	}
+	if b.EnableExec {
+		for _, st := range execLogs.TaskRolePolicy() {
+			taskRole.AddToPrincipalPolicy(st)
+		}
 	}
 
 	var capacity *[]*awsecs.CapacityProviderStrategy
@@ -157,21 +189,11 @@ func NewComputeStack(scope constructs.Construct, id string, props *ComputeStackP
 				StreamPrefix: jsii.String("api"),
 				Mode:         awsecs.AwsLogDriverMode_NON_BLOCKING,
 			}),
-			// Only non-secret settings are plain environment variables.
-			Environment: &map[string]*string{
-				"APP_ENV":     jsii.String(cfg.Name),
-				"PORT":        jsii.String(fmt.Sprint(b.Port)),
-				"DB_SSLMODE":  jsii.String("require"),
-				"SCHEMA_MODE": jsii.String(schemaModes[db.Engine]),
-			},
-			Secrets: &map[string]awsecs.Secret{
-				"DB_HOST":     dbSecret("host"),
-				"DB_PORT":     dbSecret("port"),
-				"DB_NAME":     dbSecret("dbname"),
-				"DB_USER":     dbSecret("username"),
-				"DB_PASSWORD": dbSecret("password"),
-				"API_KEY":     awsecs.Secret_FromSecretsManager(apiKey, nil),
-			},
+			// Only non-secret settings are plain environment variables. The
+			// master secret is not among the secrets: the service never reads it.
+			Environment: &env,
+			Secrets:     &secrets,
+			TaskRole:    taskRole.WithoutPolicyUpdates(&awsiam.WithoutPolicyUpdatesOptions{AddGrantsToResources: jsii.Bool(false)}),
 		},
 		HealthCheck: &awsecs.HealthCheck{
 			Command:     jsii.Strings("CMD", "/app", "-healthcheck"),
@@ -188,6 +210,15 @@ func NewComputeStack(scope constructs.Construct, id string, props *ComputeStackP
 		PropagateTags:          awsecs.PropagatedTagSource_SERVICE,
 		EnableECSManagedTags:   jsii.Bool(true),
 	})
+
+	// The API writes no file: a read-only root filesystem (with ECS Exec's
+	// agent directories as the only writable mounts, compute_readonly.go).
+	readOnlyRoot(svc.TaskDefinition(), ContainerName, b.EnableExec)
+
+	// /app -migrate runs to completion before the service rolls
+	// (compute_migration.go).
+	migration := newMigration(stack, cfg, props.Vpc, cluster, image, logGroup, db, taskSubnets)
+	svc.Service().Node().AddDependency(migration.Resource)
 
 	if capacity != nil {
 		// ECS refuses a capacity provider strategy whose provider is not yet
@@ -244,11 +275,9 @@ func NewComputeStack(scope constructs.Construct, id string, props *ComputeStackP
 	output(stack, "ServiceName", svc.Service().ServiceName(), "ECS service name")
 	output(stack, "ServiceSecurityGroupId", taskSG.SecurityGroupId(), "Security group of the API tasks")
 	output(stack, "LoadBalancerSecurityGroupId", albSG.SecurityGroupId(), "Security group of the internal ALB")
-	output(stack, "ApiKeySecretArn", apiKey.SecretArn(), "Secrets Manager secret holding the API key for writes")
+	output(stack, "ApiKeySecretArn", apiKey.SecretArn(), "Secrets Manager secret holding the API keys for writes (JSON: current, previous)")
 	output(stack, "ApiLogGroupName", logGroup.LogGroupName(), "CloudWatch log group of the API containers")
-	if execLogs != nil {
-		output(stack, "ExecLogGroupName", execLogs.LogGroup.LogGroupName(), "CloudWatch log group recording ECS Exec sessions")
-	}
+	output(stack, "ExecLogGroupName", execLogs.LogGroup.LogGroupName(), "CloudWatch log group recording ECS Exec sessions")
 
 	return &ComputeStack{
 		Stack:        stack,
@@ -259,7 +288,31 @@ func NewComputeStack(scope constructs.Construct, id string, props *ComputeStackP
 		LogGroup:     logGroup,
 		Alarms:       alarms,
 		ExecLogs:     execLogs,
+		Migration:    migration,
 	}
+}
+
+// importDatabase refers to the data tier's key and secrets by ARN. Granted
+// through the data stack's own objects, a role here would be written into
+// the data stack's key policy, and the data stack would depend on this one.
+// The key policy already lets Secrets Manager use the key for this account
+// (the database secrets use it), so grants here go to the roles' policies.
+func importDatabase(stack awscdk.Stack, db tsaconstructs.Database) tsaconstructs.Database {
+	if db.Key != nil {
+		db.Key = awskms.Key_FromKeyArn(stack, jsii.String("DataKey"), db.Key.KeyArn())
+	}
+	imported := func(id string, s awssecretsmanager.ISecret) awssecretsmanager.ISecret {
+		if s == nil {
+			return nil
+		}
+		return awssecretsmanager.Secret_FromSecretAttributes(stack, jsii.String(id), &awssecretsmanager.SecretAttributes{
+			SecretCompleteArn: s.SecretArn(),
+			EncryptionKey:     db.Key,
+		})
+	}
+	db.Secret = imported("DatabaseSecret", db.Secret)
+	db.AppSecret = imported("DatabaseAppSecret", db.AppSecret)
+	return db
 }
 
 // newCapacityProviders associates FARGATE and FARGATE_SPOT with the cluster.

@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
@@ -39,6 +40,7 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 	cfg := props.Config
 	d := cfg.Database
 	isolated := &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED}
+	key := newDataKey(stack, cfg)
 
 	var db tsaconstructs.Database
 	var alarms *tsaconstructs.DatabaseAlarms
@@ -60,6 +62,7 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 			PerformanceInsights:       d.PerformanceInsights,
 			MonitoringIntervalSeconds: d.MonitoringIntervalSeconds,
 			LogRetention:              Retention(d.LogRetentionDays),
+			EncryptionKey:             key,
 		})
 		db = pg.Database
 		output(stack, "DatabaseInstanceId", pg.Instance.InstanceIdentifier(), "RDS instance identifier")
@@ -81,6 +84,8 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 			PostgresMinor:       ts.PostgresMinor,
 			TimescaleVersion:    ts.TimescaleVersion,
 			DatabaseName:        d.DatabaseName,
+			CAParameterName:     fmt.Sprintf("/%s/%s/database/timescaledb-ca", config.Project, cfg.Name),
+			EncryptionKey:       key,
 			BackupRetentionDays: ts.BackupRetentionDays,
 			Pitr: timescaledb.Pitr{
 				RetentionDays:     ts.Pitr.RetentionDays,
@@ -109,7 +114,7 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 		output(stack, "DatabaseVolumeId", tsdb.DataVolume.VolumeId(), "EBS volume holding the TimescaleDB data directory")
 		output(stack, "ArchiveBucketName", tsdb.Archive.BucketName(), "S3 bucket of the TimescaleDB archive (pgBackRest WAL and backups)")
 	case config.EngineExternal:
-		db = externalDatabase(stack, cfg, props.Vpc)
+		db = externalDatabase(stack, cfg, key)
 	default:
 		panic(fmt.Sprintf("database.engine %q was not validated", d.Engine))
 	}
@@ -120,7 +125,10 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 	}
 	output(stack, "DatabasePort", jsii.String(fmt.Sprint(db.Port)), "TCP port of the database")
 	output(stack, "DatabaseName", jsii.String(db.Name), "Database the API uses")
-	output(stack, "DatabaseSecretArn", db.Secret.SecretArn(), "Secrets Manager secret with host, port, dbname, username and password")
+	output(stack, "DatabaseSecretArn", db.Secret.SecretArn(), "Secrets Manager secret of the database administrator (host, port, dbname, username, password); read by the deploy-time migration task only")
+	if db.AppSecret != nil {
+		output(stack, "DatabaseAppSecretArn", db.AppSecret.SecretArn(), "Secrets Manager secret of the application role "+db.AppUser+" (username, password)")
+	}
 	for i, sg := range *db.Connections.SecurityGroups() {
 		output(stack, fmt.Sprintf("DatabaseSecurityGroupId%d", i+1), sg.SecurityGroupId(), "Security group of the database")
 	}
@@ -128,11 +136,51 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 	return &DataStack{Stack: stack, Database: db, Alarms: alarms}
 }
 
-// externalDatabase connects to a database this project does not create: only
-// the secret is referenced and the service is allowed to reach it.
-func externalDatabase(stack awscdk.Stack, cfg *config.Config, vpc awsec2.IVpc) tsaconstructs.Database {
+// newDataKey is the data tier's customer-managed key (encryption.customerManagedKeys):
+// RDS storage and Performance Insights, the database secrets, the API key.
+// Nil: AWS-managed keys.
+func newDataKey(stack awscdk.Stack, cfg *config.Config) awskms.IKey {
+	if !cfg.Encryption.CustomerManagedKeys {
+		return nil
+	}
+	props := &awskms.KeyProps{
+		Alias:             jsii.String(fmt.Sprintf("alias/%s-%s-data", config.Project, cfg.Name)),
+		Description:       jsii.String("Encrypts the " + cfg.Name + " database (storage, Performance Insights), its credentials and the API key"),
+		EnableKeyRotation: jsii.Bool(true),
+		RemovalPolicy:     removal(cfg),
+	}
+	if !cfg.Production() {
+		props.PendingWindow = awscdk.Duration_Days(jsii.Number(7))
+	}
+	return awskms.NewKey(stack, jsii.String("DataKey"), props)
+}
+
+// externalDatabase connects to a database this project does not create: the
+// administrator's secret is referenced (only the migration task reads it),
+// the application role's password is generated here, and the service is
+// allowed to reach it.
+func externalDatabase(stack awscdk.Stack, cfg *config.Config, key awskms.IKey) tsaconstructs.Database {
 	e := cfg.Database.External
 	secret := awssecretsmanager.Secret_FromSecretCompleteArn(stack, jsii.String("ExternalSecret"), jsii.String(e.SecretArn))
+	appSecret := awssecretsmanager.NewSecret(stack, jsii.String("ExternalAppSecret"), &awssecretsmanager.SecretProps{
+		Description: jsii.String("Application role (username, password) of the external database of " + cfg.Name + ": set by the deploy-time migration task, read by the API"),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			SecretStringTemplate: jsii.String(`{"username":"` + tsaconstructs.AppUsername + `"}`),
+			GenerateStringKey:    jsii.String("password"),
+			ExcludePunctuation:   jsii.Bool(true),
+			PasswordLength:       jsii.Number(32),
+		},
+		EncryptionKey: key,
+		RemovalPolicy: removal(cfg),
+	})
+	var tls tsaconstructs.DatabaseTLS
+	switch e.CACertificate {
+	case config.ExternalCARDS: // the image's default
+	case config.ExternalCASystem:
+		tls.RootCertFile = SystemCABundle
+	default:
+		tls.RootCertPEM = e.CACertificate
+	}
 	// A record of which database this environment uses; it also keeps the
 	// stack deployable (CloudFormation refuses a template without resources).
 	awsssm.NewStringParameter(stack, jsii.String("ExternalDatabaseSecret"), &awsssm.StringParameterProps{
@@ -152,9 +200,18 @@ func externalDatabase(stack awscdk.Stack, cfg *config.Config, vpc awsec2.IVpc) t
 		conns = awsec2.NewConnections(&awsec2.ConnectionsProps{Peer: awsec2.Peer_Ipv4(jsii.String(e.Cidr)), DefaultPort: port})
 	}
 	return tsaconstructs.Database{
+		Endpoint:    jsii.String(e.Host),
 		Port:        float64(e.Port),
 		Name:        cfg.Database.DatabaseName,
 		Secret:      secret,
+		AppUser:     tsaconstructs.AppUsername,
+		AppSecret:   appSecret,
+		TLS:         tls,
+		Key:         key,
 		Connections: conns,
 	}
 }
+
+// SystemCABundle is the public CA bundle of the API image
+// (gcr.io/distroless/static-debian12 ships Debian's ca-certificates).
+const SystemCABundle = "/etc/ssl/certs/ca-certificates.crt"

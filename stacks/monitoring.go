@@ -14,9 +14,12 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecspatterns"
 	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+
+	"github.com/aws/jsii-runtime-go"
 
 	"github.com/tsa-platform/infra/config"
 	tsaconstructs "github.com/tsa-platform/infra/constructs"
@@ -42,6 +45,21 @@ func newAlarmTopic(stack awscdk.Stack, cfg *config.Config) *tsaconstructs.AlarmT
 		RemovalPolicy:   removal(cfg),
 		DisableRotation: !cfg.Monitoring.OperationsKeyRotation,
 	})
+	// Before the ECS Exec audit had a key of its own (issue #12) this key
+	// encrypted the exec session log group. CloudWatch Logs keeps events in
+	// the key they were written with and returns them only while it may use
+	// that key, so this grant stays until those events have expired
+	// (monitoring.execSessionLogDays after the upgrade). Limited to this
+	// account's log groups in this region.
+	region, account := *stack.Region(), *stack.Account()
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("logs."+region+".amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Decrypt*", "kms:Describe*"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{
+			"ArnLike": map[string]any{"kms:EncryptionContext:aws:logs:arn": "arn:" + *stack.Partition() + ":logs:" + region + ":" + account + ":*"},
+		},
+	}), nil)
 	return tsaconstructs.NewAlarmTopic(stack, "AlarmTopic", &tsaconstructs.AlarmTopicProps{
 		Key:         key,
 		TopicName:   alarmPrefix(cfg) + "-alarms",
@@ -80,11 +98,23 @@ func newServiceAlarms(stack awscdk.Stack, cfg *config.Config, topic awssns.ITopi
 	})
 }
 
-// newExecSessionLogs creates the ECS Exec session log group (compute stack);
-// nil when ECS Exec is off.
-func newExecSessionLogs(stack awscdk.Stack, cfg *config.Config, key awskms.IKey) *tsaconstructs.ExecSessionLogs {
-	if !cfg.Backend.EnableExec {
-		return nil
+// newExecSessionLogs creates the ECS Exec audit (compute stack): the session
+// log group, and with customer-managed keys the audit's own key, separate
+// from the alarm topic's. It exists whether or not backend.enableExec is on,
+// so turning ECS Exec on and off never touches the audit record.
+func newExecSessionLogs(stack awscdk.Stack, cfg *config.Config) *tsaconstructs.ExecSessionLogs {
+	var key awskms.IKey
+	if cfg.Encryption.CustomerManagedKeys {
+		props := &awskms.KeyProps{
+			Alias:             jsii.String("alias/" + alarmPrefix(cfg) + "-exec-audit"),
+			Description:       jsii.String("Encrypts the " + cfg.Name + " ECS Exec sessions and their audit log"),
+			EnableKeyRotation: jsii.Bool(true),
+			RemovalPolicy:     removal(cfg),
+		}
+		if !cfg.Production() {
+			props.PendingWindow = awscdk.Duration_Days(jsii.Number(7))
+		}
+		key = awskms.NewKey(stack, jsii.String("ExecAuditKey"), props)
 	}
 	return tsaconstructs.NewExecSessionLogs(stack, "ExecSessions", &tsaconstructs.ExecSessionLogsProps{
 		Key:           key,

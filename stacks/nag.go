@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"regexp"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -37,7 +38,7 @@ func Suppressions(cfg *config.Config) []Suppression {
 		add(Suppression{Stack: "data", Path: "Postgres/Instance/Resource", Rule: "AwsSolutions-RDS11",
 			Reason: "PostgreSQL keeps its standard port 5432: the security group admits only the API tasks, and a non-standard port would only break default tooling"})
 		add(Suppression{Stack: "data", Path: "Postgres/Secret/Resource", Rule: "AwsSolutions-SMG4",
-			Reason: "Tasks read the password once at start, so a scheduled rotation would break new connections until a redeploy; the runbook rotates the password and rolls the service in one step"})
+			Reason: "Only the deploy-time migration task reads the master password, when it starts; the runbook rotates it (new secret value, then the instance) with nothing to restart, and a rotation function would be one more Lambda with the master password in reach"})
 		if !cfg.Production() {
 			add(Suppression{Stack: "data", Path: "Postgres/Instance/Resource", Rule: "AwsSolutions-RDS3",
 				Reason: "Single-AZ in non-production environments to keep idle cost low; config validation requires Multi-AZ in every prod-profile environment"})
@@ -46,28 +47,59 @@ func Suppressions(cfg *config.Config) []Suppression {
 		}
 	}
 
+	if cfg.Database.Engine == config.EngineExternal {
+		add(Suppression{Stack: "data", Path: "ExternalAppSecret/Resource", Rule: "AwsSolutions-SMG4",
+			Reason: "The deploy-time migration task applies the application role's password to the external database, so the runbook rotates it: new secret value, re-run the migration task, roll the service; a rotation function would need the administrator's credentials at all times"})
+	}
 	if !cfg.Monitoring.OperationsKeyRotation {
 		add(Suppression{Stack: "network", Path: "OperationsKey/Resource", Rule: "AwsSolutions-KMS5",
-			Reason: "monitoring.operationsKeyRotation is off (dev profile) to keep the idle budget: the first two rotations add $1/month each. The key only encrypts alarm notifications in transit and ECS Exec session logs kept execSessionLogDays; config validation requires rotation in every prod-profile environment"})
+			Reason: "monitoring.operationsKeyRotation is off (dev profile) to keep the idle budget: the first two rotations add $1/month each. The key only encrypts alarm notifications in transit; config validation requires rotation in every prod-profile environment"})
 	}
 	if !cfg.Monitoring.ContainerInsights {
 		add(Suppression{Stack: "compute", Path: "Cluster/Resource", Rule: "AwsSolutions-ECS4",
 			Reason: "monitoring.containerInsights is off (dev profile) to keep the idle budget: Container Insights bills about 38 custom metrics ($11.40/month) for one service; the service's free AWS/ECS CPU and memory metrics and the load balancer's healthy-target count still drive its alarms"})
 	}
 	add(Suppression{Stack: "compute", Path: "ApiKey/Resource", Rule: "AwsSolutions-SMG4",
-		Reason: "The API key is handed to writers out of band; rotating it on a schedule would lock them out, so it is rotated by the operator (runbook)"})
+		Reason: "The API key is handed to writers out of band, so a scheduled rotation would lock them out; the runbook rotates it without downtime: the secret holds current and previous, the API accepts both while writers move to the new key"})
 	add(Suppression{Stack: "compute", Path: "Api/TaskDef/ExecutionRole/DefaultPolicy/Resource", Rule: "AwsSolutions-IAM5",
 		AppliesTo: []string{"Resource::*"},
 		Reason:    "ecr:GetAuthorizationToken has no resource-level permissions; every other statement names the repository, log group and secrets"})
 	if cfg.Backend.EnableExec {
-		add(Suppression{Stack: "compute", Path: "Api/TaskDef/TaskRole/DefaultPolicy/Resource", Rule: "AwsSolutions-IAM5",
+		add(Suppression{Stack: "compute", Path: "ApiTaskRole/DefaultPolicy/Resource", Rule: "AwsSolutions-IAM5",
 			AppliesTo: []string{"Resource::*", `/^Resource::arn:(<AWS::Partition>|[a-z-]+):logs:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]+):log-group:<ExecSessionsLogs[0-9A-F]+>:\*$/`},
-			Reason:    "ECS Exec needs ssmmessages:Create/OpenControlChannel and Create/OpenDataChannel, which have no resource-level permissions, and writes each session to a new stream of its own session log group"})
+			Reason:    "ECS Exec needs ssmmessages:Create/OpenControlChannel, Create/OpenDataChannel and logs:DescribeLogGroups, which have no resource-level permissions, and creates a log stream per session in its own session log group, which the task may append to but not read, change or delete"})
 	}
 	add(Suppression{Stack: "compute", Path: "AccessLogs/Resource", Rule: "AwsSolutions-S1",
 		Reason: "This bucket receives the ALB's access logs; logging access to the log bucket itself would need another bucket for no added record"})
 	add(Suppression{Stack: "compute", Path: "Api/TaskDef/Resource", Rule: "AwsSolutions-ECS2",
-		Reason: "Plain environment variables carry only non-secret settings (environment name, port, TLS mode, schema mode); credentials and the API key are ECS secrets from Secrets Manager"})
+		Reason: "Plain environment variables carry only non-secret settings (environment name, port, database host, port, name and role name, schema mode, region, the CA certificate, which is public); passwords and the API keys are ECS secrets"})
+
+	// The deploy-time migration (compute_migration.go, constructs/migration.go).
+	add(Suppression{Stack: "compute", Path: "MigrationTaskDef/Resource", Rule: "AwsSolutions-ECS2",
+		Reason: "Plain environment variables carry only non-secret settings (environment name, schema mode, role names, the CA certificate, which is public); the administrator's credentials and the application role's password are ECS secrets"})
+	add(Suppression{Stack: "compute", Path: "MigrationTaskDef/ExecutionRole/DefaultPolicy/Resource", Rule: "AwsSolutions-IAM5",
+		AppliesTo: []string{"Resource::*"},
+		Reason:    "ecr:GetAuthorizationToken has no resource-level permissions; every other statement names the repository, log group and secrets"})
+	add(Suppression{Stack: "compute", Path: "Migration/HandlerRole/DefaultPolicy/Resource", Rule: "AwsSolutions-IAM5",
+		AppliesTo: []string{
+			`/^Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task-definition\/` + regexp.QuoteMeta(cfg.StackName("migrate")) + `:\*$/`,
+			`/^Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task\/<Cluster[0-9A-F]+>\/\*$/`,
+			`/^Resource::arn:(aws[a-z-]*):ecs:([a-z0-9-]+):([0-9]{12}):task-definition\/` + regexp.QuoteMeta(cfg.StackName("migrate")) + `:\*$/`,
+			`/^Resource::arn:(aws[a-z-]*):ecs:([a-z0-9-]+):([0-9]{12}):task\/<Cluster[0-9A-F]+>\/\*$/`,
+		},
+		Reason: "ecs:RunTask may start any revision of the migration task's own family (a rollback starts the previous one) in this cluster only; ecs:DescribeTasks reads tasks of this cluster, since a task's ID exists only once RunTask returns"})
+	for _, role := range []string{"FrameworkOnEventRole", "FrameworkCompleteRole"} {
+		add(Suppression{Stack: "compute", Path: "Migration/" + role + "/DefaultPolicy/Resource", Rule: "AwsSolutions-IAM5",
+			AppliesTo: []string{`/^Resource::<Migration(OnEvent|IsComplete)[0-9A-F]+\.Arn>:\*$/`},
+			Reason:    "aws-cdk-lib's provider framework invokes the two migration handler functions; its grant covers each function's ARN and ARN:* (that function's versions and aliases), nothing else"})
+	}
+	add(Suppression{Stack: "compute", Path: "Migration/Provider/waiter-state-machine/Role/DefaultPolicy/Resource", Rule: "AwsSolutions-IAM5",
+		AppliesTo: []string{`/^Resource::<MigrationProviderframework(isComplete|onTimeout)[0-9A-F]+\.Arn>:\*$/`},
+		Reason:    "The provider framework's waiter invokes its own isComplete and onTimeout functions; the grant covers each function's ARN and ARN:* (that function's versions and aliases), nothing else"})
+	add(Suppression{Stack: "compute", Path: "Migration/Provider/waiter-state-machine/Resource", Rule: "AwsSolutions-SF1",
+		Reason: "The waiter only polls the migration task through the isComplete handler, whose every call and result is logged in the migration's log group; Step Functions logging would add log-delivery permissions on * to its role (aws-cdk-lib grants logs:CreateLogDelivery and related actions on * for it)"})
+	add(Suppression{Stack: "compute", Path: "Migration/Provider/waiter-state-machine/Resource", Rule: "AwsSolutions-SF2",
+		Reason: "The waiter runs only while a deploy waits for the migration task, one poll about every 15 seconds; the CloudFormation events and the migration's log group already show each step, so X-Ray traces would add nothing"})
 
 	// The deploy-time lookup of CloudFront's origin-facing prefix list
 	// (constructs/prefixlist.go) runs in aws-cdk-lib's AwsCustomResource

@@ -4,6 +4,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/tsa-platform/infra/config"
+	tsaconstructs "github.com/tsa-platform/infra/constructs"
 )
 
 // NetworkStackProps configures the network stack.
@@ -32,7 +34,7 @@ type NetworkStack struct {
 	// AlarmTopic receives every alarm of the environment; it lives in the
 	// first stack so every alarm-owning stack comes after it.
 	AlarmTopic awssns.ITopic
-	// OperationsKey encrypts the alarm topic and the ECS Exec sessions and logs.
+	// OperationsKey encrypts the alarm topic (ECS Exec has a key of its own).
 	OperationsKey awskms.IKey
 }
 
@@ -81,10 +83,20 @@ func NewNetworkStack(scope constructs.Construct, id string, props *NetworkStackP
 		Retention:     Retention(n.FlowLogRetentionDays),
 		RemovalPolicy: removal(cfg),
 	})
-	vpc.AddFlowLog(jsii.String("FlowLog"), &awsec2.FlowLogOptions{
+	flowLog := vpc.AddFlowLog(jsii.String("FlowLog"), &awsec2.FlowLogOptions{
 		Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(flowLogs, nil),
 		TrafficType: awsec2.FlowLogTrafficType_ALL,
 	})
+	// "IAM role for publishing flow logs to CloudWatch Logs" (Amazon VPC
+	// User Guide) recommends aws:SourceAccount and aws:SourceArn (the flow
+	// log's ARN, a wildcard for its ID) in the role's trust policy.
+	if role, ok := flowLog.Node().TryFindChild(jsii.String("IAMRole")).(awsiam.Role); ok {
+		tsaconstructs.RestrictServiceTrust(role, *stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("ec2"), Resource: jsii.String("vpc-flow-log"), ResourceName: jsii.String("*"),
+		}))
+	} else {
+		panic("network: the flow log has no IAMRole (aws-cdk-lib changed)")
+	}
 
 	output(stack, "VpcId", vpc.VpcId(), "ID of the VPC")
 	output(stack, "VpcCidr", vpc.VpcCidrBlock(), "IPv4 CIDR block of the VPC")

@@ -131,10 +131,8 @@ func NewPlatform(app awscdk.App, cfg *config.Config) *Platform {
 		Vpc:        p.Network.Vpc,
 		Database:   p.Data.Database,
 		Repository: p.Network.Repository,
-		// Monitoring: alarms notify the network stack's topic; its key also
-		// encrypts ECS Exec sessions.
-		AlarmTopic:    p.Network.AlarmTopic,
-		OperationsKey: p.Network.OperationsKey,
+		// Monitoring: alarms notify the network stack's topic.
+		AlarmTopic: p.Network.AlarmTopic,
 	})
 	if cfg.Frontend.Waf.Enabled {
 		// CloudFront web ACLs exist only in us-east-1: this stack is pinned

@@ -311,8 +311,14 @@ func TestSmokeRoleReadsWhatTheSmokeCheckReads(t *testing.T) {
 		"cloudformation:DescribeStacks":              {sub("arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/tsa-*/*")},
 		"secretsmanager:GetSecretValue":              {sub("arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:ApiKeyF9DDEE66-*")},
 		"elasticloadbalancing:DescribeLoadBalancers": {`"*"`},
+		"kms:Decrypt": {sub("arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*")},
 	}, permissions(t, role))
 	assert.Contains(t, jsonOf(props(role)["Policies"]), `"Condition":{"StringEquals":{"aws:ResourceTag/project":"tsa"}}`)
+	// Production's API key is encrypted with the data key: decrypt only keys
+	// of this project, only through Secrets Manager.
+	assert.Contains(t, jsonOf(props(role)["Policies"]), `"Condition":{"StringEquals":{"aws:ResourceTag/project":"tsa","kms:ViaService":{"Fn::Sub":"secretsmanager.${AWS::Region}.amazonaws.com"}}}`)
+	_, key := one(t, envs["prod"].raw["data"], "AWS::KMS::Key")
+	assert.Contains(t, jsonOf(props(key)["Tags"]), `{"Key":"project","Value":"tsa"}`, "the data key carries the tag the smoke role matches")
 	id, _ := one(t, envs["dev"].raw["compute"], "AWS::SecretsManager::Secret")
 	assert.Equal(t, stacks.ApiKeyLogicalID, id, "the smoke role names the API key by its logical ID")
 }

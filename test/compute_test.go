@@ -21,7 +21,7 @@ func TestCompute(t *testing.T) {
 			insights := map[bool]string{true: "enabled", false: "disabled"}[s.cfg.Monitoring.ContainerInsights]
 			hasResource(t, tpl, "AWS::ECS::Cluster", m("ClusterSettings", []any{m("Name", "containerInsights", "Value", insights)}))
 
-			_, task := one(t, raw, "AWS::ECS::TaskDefinition")
+			_, task := serviceTaskDefinition(t, raw)
 			tp := props(task)
 			assert.Equal(t, fmt.Sprint(b.Cpu), tp["Cpu"])
 			assert.Equal(t, fmt.Sprint(b.MemoryMiB), tp["Memory"])
@@ -32,20 +32,18 @@ func TestCompute(t *testing.T) {
 			assert.Equal(t, []any{m("ContainerPort", float64(b.Port), "Protocol", "tcp")}, c["PortMappings"])
 			assert.Equal(t, []any{"CMD", "/app", "-healthcheck"}, c["HealthCheck"].(map[string]any)["Command"], "container health check without a shell")
 
-			// Credentials and the API key arrive as ECS secrets, resolved by ECS at start.
-			secrets := map[string]string{}
-			for _, sec := range c["Secrets"].([]any) {
-				sm := sec.(map[string]any)
-				secrets[sm["Name"].(string)] = jsonOf(sm["ValueFrom"])
-			}
-			for name, key := range map[string]string{"DB_HOST": ":host::", "DB_PORT": ":port::", "DB_NAME": ":dbname::", "DB_USER": ":username::", "DB_PASSWORD": ":password::"} {
-				assert.Contains(t, secrets[name], key, "%s comes from the database secret's %s key", name, key)
-				assert.Contains(t, secrets[name], "-data", "%s comes from the data stack's secret", name)
-			}
-			assert.Contains(t, secrets, "API_KEY")
+			// Where the database is, as plain values; the application role
+			// logs in with IAM tokens (RDS), so its only secrets are the API keys.
+			env, secrets := containerEnv(c)
+			assert.Contains(t, jsonOf(env["DB_HOST"]), "-data", "DB_HOST is the data stack's endpoint")
+			assert.Equal(t, "5432", env["DB_PORT"])
+			assert.Equal(t, s.cfg.Database.DatabaseName, env["DB_NAME"])
+			assert.Equal(t, "tsa_app", env["DB_USER"])
+			assert.Equal(t, "true", env["DB_IAM_AUTH"])
+			assert.Equal(t, m("Ref", "AWS::Region"), env["AWS_REGION"])
+			assert.Equal(t, []string{"API_KEY", "API_KEY_PREVIOUS"}, keys(secrets))
 			plainSecret := regexp.MustCompile(`(?i)pass|secret|key|token|credential`)
-			for _, e := range c["Environment"].([]any) {
-				name := e.(map[string]any)["Name"].(string)
+			for name := range env {
 				assert.False(t, plainSecret.MatchString(name), "environment variable %s looks like a secret; use ECS secrets", name)
 			}
 
@@ -89,13 +87,16 @@ func TestCompute(t *testing.T) {
 			for id, sg := range resources(raw, "AWS::EC2::SecurityGroup") {
 				assert.NotContains(t, jsonOf(props(sg)), "0.0.0.0/0\",\"Description\":\"Allow all", "%s: no allow-all egress", id)
 			}
-			var dbRule, albRule bool
+			var albRule bool
+			dbRules := map[string]bool{}
 			for _, r := range resources(raw, "AWS::EC2::SecurityGroupIngress") {
 				p := props(r)
 				assert.NotContains(t, p, "CidrIp", "no CIDR ingress")
 				if regexp.MustCompile(`DatabaseSecurityGroup|PostgresInstanceSecurityGroup`).MatchString(jsonOf(p["GroupId"])) {
-					dbRule = true
-					assert.Contains(t, jsonOf(p["SourceSecurityGroupId"]), "ApiSecurityGroup", "only the API tasks reach the database")
+					source := regexp.MustCompile(`"(ApiSecurityGroup|MigrationSecurityGroup)[0-9A-F]{8}"`).FindStringSubmatch(jsonOf(p["SourceSecurityGroupId"]))
+					if assert.NotNil(t, source, "only the API tasks and the migration task reach the database: %s", jsonOf(p["SourceSecurityGroupId"])) {
+						dbRules[source[1]] = true
+					}
 				}
 				if regexp.MustCompile(`LoadBalancerSecurityGroup`).MatchString(jsonOf(p["SourceSecurityGroupId"])) {
 					albRule = true
@@ -103,7 +104,7 @@ func TestCompute(t *testing.T) {
 					assert.EqualValues(t, b.Port, p["FromPort"])
 				}
 			}
-			assert.True(t, dbRule, "the compute stack opens the database port to the API tasks")
+			assert.Equal(t, map[string]bool{"ApiSecurityGroup": true, "MigrationSecurityGroup": true}, dbRules, "the compute stack opens the database port to the API tasks and the migration task")
 			assert.True(t, albRule, "the ALB reaches the tasks on the container port")
 
 			hasResource(t, tpl, "AWS::ElasticLoadBalancingV2::TargetGroup", m(

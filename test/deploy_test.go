@@ -493,7 +493,7 @@ func TestImageRepositoryExistsBeforeTheService(t *testing.T) {
 
 	s := imageTagSynth(t)
 	compute := s.raw["compute"]
-	_, task := one(t, compute, "AWS::ECS::TaskDefinition")
+	_, task := serviceTaskDefinition(t, compute)
 	image := jsonOf(asList(props(task)["ContainerDefinitions"])[0].(map[string]any)["Image"])
 	assert.Contains(t, image, "tsa-prod-network", "the image comes from the network stack's repository")
 	assert.Contains(t, image, ":"+pushedTag, "the configured tag")

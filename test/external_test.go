@@ -11,13 +11,16 @@ import (
 	"github.com/tsa-platform/infra/config"
 )
 
-const externalSecretArn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:tsa/timescale-cloud-AbCdEf"
+const (
+	externalSecretArn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:tsa/timescale-cloud-AbCdEf"
+	externalHost      = "abc123.tsdb.cloud.timescale.com"
+)
 
 // externalSynth is env with database.engine external: dev allowed by CIDR,
 // prod by security group.
 func externalSynth(t *testing.T, env string) *synth {
 	return variant(t, "external", env, func(settings map[string]any) {
-		ext := map[string]any{"secretArn": externalSecretArn, "port": 5433}
+		ext := map[string]any{"secretArn": externalSecretArn, "port": 5433, "host": externalHost}
 		if env == "dev" {
 			ext["cidr"] = "10.50.0.0/24"
 		} else {
@@ -27,29 +30,50 @@ func externalSynth(t *testing.T, env string) *synth {
 	})
 }
 
-// TestExternalDatabase: nothing is created for a database this project does
-// not own; the service gets its secret and a network path to it.
+// TestExternalDatabase: for a database this project does not own the data
+// stack creates only the application role's secret (and, with
+// customer-managed keys, the key it is encrypted with) and a record of the
+// administrator's secret; the migration task reads that secret, the service
+// gets the host as a plain value, its own role's secret and a network path.
 func TestExternalDatabase(t *testing.T) {
 	for _, env := range []string{"dev", "prod"} {
 		s := externalSynth(t, env)
 		t.Run(env, func(t *testing.T) {
 			require.NoError(t, s.err)
 			data := s.raw["data"]
-			for id, r := range data["Resources"].(map[string]any) {
-				assert.Equal(t, "AWS::SSM::Parameter", r.(map[string]any)["Type"], "the data stack creates %s for an external database", id)
+			var types []string
+			for _, r := range data["Resources"].(map[string]any) {
+				types = append(types, r.(map[string]any)["Type"].(string))
 			}
+			sort.Strings(types)
+			want := []string{"AWS::SSM::Parameter", "AWS::SecretsManager::Secret"}
+			if s.cfg.Encryption.CustomerManagedKeys {
+				want = []string{"AWS::KMS::Alias", "AWS::KMS::Key", "AWS::SSM::Parameter", "AWS::SecretsManager::Secret"}
+			}
+			assert.Equal(t, want, types, "what the data stack creates for an external database")
 			assert.Equal(t, externalSecretArn, data["Outputs"].(map[string]any)["DatabaseSecretArn"].(map[string]any)["Value"])
 
 			compute := s.raw["compute"]
-			_, task := one(t, compute, "AWS::ECS::TaskDefinition")
+			_, task := serviceTaskDefinition(t, compute)
 			c := asList(props(task)["ContainerDefinitions"])[0].(map[string]any)
-			for _, sec := range asList(c["Secrets"]) {
-				sm := sec.(map[string]any)
-				if name := sm["Name"].(string); name != "API_KEY" {
-					assert.Contains(t, jsonOf(sm["ValueFrom"]), externalSecretArn, "%s comes from the external secret", name)
-				}
+			vars, secrets := containerEnv(c)
+			assert.Equal(t, externalHost, vars["DB_HOST"], "the host is a plain value: the service never reads the administrator's secret")
+			assert.Equal(t, "5433", vars["DB_PORT"])
+			assert.Equal(t, "plain", vars["SCHEMA_MODE"])
+			for name, from := range secrets {
+				assert.NotContains(t, from, externalSecretArn, "%s must not come from the administrator's secret", name)
 			}
-			assert.Contains(t, jsonOf(c["Environment"]), `"SCHEMA_MODE","Value":"plain"`)
+			for _, name := range []string{"DB_USER", "DB_PASSWORD"} {
+				assert.Contains(t, secrets[name], "-data", "%s comes from the data stack's application role secret", name)
+			}
+			assert.Equal(t, config.ExternalCASystem, s.cfg.Database.External.CACertificate)
+			assert.Equal(t, "/etc/ssl/certs/ca-certificates.crt", vars["DB_SSLROOTCERT"], "system: the image's public CA bundle")
+
+			_, migration := named(t, compute, "AWS::ECS::TaskDefinition", "MigrationTaskDef")
+			_, msecrets := containerEnv(asList(props(migration)["ContainerDefinitions"])[0].(map[string]any))
+			for _, name := range []string{"DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD"} {
+				assert.Contains(t, msecrets[name], externalSecretArn, "the migration task reads %s from the administrator's secret", name)
+			}
 
 			// The tasks may reach the database port and nothing else new.
 			var egress []string
@@ -61,13 +85,13 @@ func TestExternalDatabase(t *testing.T) {
 					egress = append(egress, jsonOf(e))
 				}
 			}
-			want := `"CidrIp":"10.50.0.0/24"`
+			want1 := `"CidrIp":"10.50.0.0/24"`
 			if env == "prod" {
-				want = `"DestinationSecurityGroupId":"sg-0123456789abcdef0"`
+				want1 = `"DestinationSecurityGroupId":"sg-0123456789abcdef0"`
 			}
 			var found bool
 			for _, e := range egress {
-				if strings.Contains(e, want) && strings.Contains(e, `"FromPort":5433`) {
+				if strings.Contains(e, want1) && strings.Contains(e, `"FromPort":5433`) {
 					found = true
 				}
 			}
@@ -77,16 +101,20 @@ func TestExternalDatabase(t *testing.T) {
 }
 
 // TestComputeIsEngineAgnostic: whichever engine backs the Database value, the
-// compute stack has the same resource types and injects the same secrets.
+// compute stack has the same kinds of resources; the service's secrets differ
+// only in the application role's login (IAM tokens on RDS, a password
+// elsewhere) and the CA of a self-managed host.
 func TestComputeIsEngineAgnostic(t *testing.T) {
 	for _, env := range []string{"dev", "prod"} {
 		base := shape(envs[env].raw["compute"])
-		assert.Contains(t, base.secrets, "DB_PASSWORD")
+		assert.Equal(t, []string{"API_KEY", "API_KEY_PREVIOUS"}, base.secrets, "%s: RDS: IAM authentication, no database secret", env)
 		ts := shape(timescaleSynth(t, env).raw["compute"])
-		assert.Equal(t, base.secrets, ts.secrets, "%s: same container secrets with timescaledb", env)
-		assert.Equal(t, base.types, ts.types, "%s: compute resources do not depend on the engine", env)
+		assert.Equal(t, []string{"API_KEY", "API_KEY_PREVIOUS", "DB_PASSWORD", "DB_SSLROOTCERT_PEM", "DB_USER"}, ts.secrets, "%s: timescaledb: the application role's password and the host's CA", env)
+		// The one difference: on RDS the task role's policy grants rds-db:connect;
+		// elsewhere the task role has no permission (ECS Exec is off).
+		assert.Equal(t, withoutOne(base.types, "AWS::IAM::Policy"), ts.types, "%s: compute resources do not depend on the engine", env)
 		ext := shape(externalSynth(t, env).raw["compute"])
-		assert.Equal(t, base.secrets, ext.secrets, "%s: same container secrets with an external database", env)
+		assert.Equal(t, []string{"API_KEY", "API_KEY_PREVIOUS", "DB_PASSWORD", "DB_USER"}, ext.secrets, "%s: external: the application role's password", env)
 		// An external database reached by CIDR needs only an egress rule.
 		assert.Subset(t, base.types, ext.types, "%s: no new kind of resource for an external database", env)
 	}
@@ -104,8 +132,10 @@ func shape(tpl map[string]any) computeShape {
 	for _, r := range tpl["Resources"].(map[string]any) {
 		typ := r.(map[string]any)["Type"].(string)
 		s.types = append(s.types, typ) // one entry per resource: counts matter
-		if typ == "AWS::ECS::TaskDefinition" {
-			for _, c := range asList(props(r.(map[string]any))["ContainerDefinitions"]) {
+		if typ == "AWS::ECS::Service" {
+			ref := props(r.(map[string]any))["TaskDefinition"].(map[string]any)["Ref"].(string)
+			td := tpl["Resources"].(map[string]any)[ref].(map[string]any)
+			for _, c := range asList(props(td)["ContainerDefinitions"]) {
 				for _, sec := range asList(c.(map[string]any)["Secrets"]) {
 					s.secrets = append(s.secrets, sec.(map[string]any)["Name"].(string))
 				}
@@ -128,4 +158,15 @@ func TestTimescaleAlarmsNotify(t *testing.T) {
 			assert.Contains(t, jsonOf(props(a)["OKActions"]), "AlarmTopic", "%s %s reports recovery", env, id)
 		}
 	}
+}
+
+// withoutOne is list without one occurrence of v.
+func withoutOne(list []string, v string) []string {
+	out := append([]string(nil), list...)
+	for i, x := range out {
+		if x == v {
+			return append(out[:i], out[i+1:]...)
+		}
+	}
+	return out
 }

@@ -295,6 +295,34 @@ func jsonOf(v any) string {
 	return string(data)
 }
 
+// serviceTaskDefinition is the task definition the API service runs (the
+// compute stack also holds the migration task's).
+func serviceTaskDefinition(t *testing.T, tpl map[string]any) (string, map[string]any) {
+	t.Helper()
+	_, svc := one(t, tpl, "AWS::ECS::Service")
+	ref, _ := props(svc)["TaskDefinition"].(map[string]any)["Ref"].(string)
+	td, ok := resources(tpl, "AWS::ECS::TaskDefinition")[ref]
+	if !ok {
+		t.Fatalf("the service's task definition %q is not in the template", ref)
+	}
+	return ref, td
+}
+
+// containerEnv is a container definition's plain environment and its secrets
+// (name to ValueFrom, as JSON).
+func containerEnv(c map[string]any) (env map[string]any, secrets map[string]string) {
+	env, secrets = map[string]any{}, map[string]string{}
+	for _, e := range asList(c["Environment"]) {
+		em := e.(map[string]any)
+		env[em["Name"].(string)] = em["Value"]
+	}
+	for _, sec := range asList(c["Secrets"]) {
+		sm := sec.(map[string]any)
+		secrets[sm["Name"].(string)] = jsonOf(sm["ValueFrom"])
+	}
+	return env, secrets
+}
+
 // keys lists a map's keys in order.
 func keys[V any](mv map[string]V) []string {
 	out := make([]string, 0, len(mv))

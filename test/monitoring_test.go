@@ -237,7 +237,7 @@ func TestMonitoringDeploymentSafety(t *testing.T) {
 			assert.Equal(t, float64(200), dc["MaximumPercent"])
 			assert.Equal(t, float64(60), sp["HealthCheckGracePeriodSeconds"])
 
-			_, task := one(t, compute, "AWS::ECS::TaskDefinition")
+			_, task := serviceTaskDefinition(t, compute)
 			c := asList(props(task)["ContainerDefinitions"])[0].(map[string]any)
 			assert.NotNil(t, c["HealthCheck"], "container health check")
 			_, tg := one(t, compute, "AWS::ElasticLoadBalancingV2::TargetGroup")
@@ -331,36 +331,51 @@ func TestMonitoringDashboard(t *testing.T) {
 	assert.Contains(t, front["Outputs"], "DashboardName")
 }
 
-// TestMonitoringExecLogging: ECS Exec sessions are encrypted and logged to
-// their own KMS-encrypted group with the configured retention, kept in prod.
+// TestMonitoringExecLogging: ECS Exec sessions are logged to their own group
+// with the configured retention, kept in prod, whether or not ECS Exec is on;
+// with customer-managed keys (prod) the sessions and the group are encrypted
+// with the audit's own key in the compute stack, not the alarm topic's.
 func TestMonitoringExecLogging(t *testing.T) {
-	for _, env := range []string{"dev", "prod"} {
-		s := envs[env]
-		t.Run(env, func(t *testing.T) {
-			require.True(t, s.cfg.Backend.EnableExec)
+	for _, s := range []*synth{envs["dev"], envs["prod"], execSynth(t, "dev"), execSynth(t, "prod")} {
+		t.Run(s.cfg.Name+map[bool]string{true: "-exec", false: ""}[s.cfg.Backend.EnableExec], func(t *testing.T) {
+			cmk := s.cfg.Encryption.CustomerManagedKeys
 			compute := s.raw["compute"]
 			_, cluster := one(t, compute, "AWS::ECS::Cluster")
 			exec := props(cluster)["Configuration"].(map[string]any)["ExecuteCommandConfiguration"].(map[string]any)
 			assert.Equal(t, "OVERRIDE", exec["Logging"])
-			assert.NotNil(t, exec["KmsKeyId"], "sessions are encrypted with the operations key")
 			logCfg := exec["LogConfiguration"].(map[string]any)
-			assert.Equal(t, true, logCfg["CloudWatchEncryptionEnabled"])
+			assert.Equal(t, cmk, logCfg["CloudWatchEncryptionEnabled"] == true)
 			groupID := logCfg["CloudWatchLogGroupName"].(map[string]any)["Ref"].(string)
 			group := compute["Resources"].(map[string]any)[groupID].(map[string]any)
 			assert.Equal(t, "AWS::Logs::LogGroup", group["Type"])
 			assert.Equal(t, float64(s.cfg.Monitoring.ExecSessionLogDays), props(group)["RetentionInDays"])
-			assert.NotNil(t, props(group)["KmsKeyId"], "the session log group is KMS-encrypted")
+			if cmk {
+				keyID, key := named(t, compute, "AWS::KMS::Key", "ExecAuditKey")
+				assert.Equal(t, m("Fn::GetAtt", []any{keyID, "Arn"}), exec["KmsKeyId"], "sessions are encrypted with the audit key")
+				assert.Equal(t, m("Fn::GetAtt", []any{keyID, "Arn"}), props(group)["KmsKeyId"], "the session log group is encrypted with the audit key")
+				assert.Equal(t, true, props(key)["EnableKeyRotation"])
+				assert.Contains(t, jsonOf(props(key)["KeyPolicy"]), `"kms:EncryptionContext:aws:logs:arn"`, "CloudWatch Logs may use the key for this account's groups only")
+			} else {
+				assert.Nil(t, exec["KmsKeyId"], "no customer-managed key: the channel is TLS only")
+				assert.Nil(t, props(group)["KmsKeyId"], "CloudWatch Logs' own encryption at rest")
+				assert.Empty(t, resources(compute, "AWS::KMS::Key"))
+			}
+			assert.NotContains(t, jsonOf(exec), "tsa-"+s.cfg.Name+"-network", "the alarm topic's key does not serve the audit")
 			if s.cfg.Production() {
 				assert.Equal(t, "Retain", group["DeletionPolicy"])
 			} else {
 				assert.Equal(t, "Delete", group["DeletionPolicy"])
 			}
 			assert.Contains(t, compute["Outputs"], "ExecLogGroupName")
+			_, svc := one(t, compute, "AWS::ECS::Service")
+			assert.Equal(t, s.cfg.Backend.EnableExec, props(svc)["EnableExecuteCommand"] == true)
 
 			_, key := one(t, s.raw["network"], "AWS::KMS::Key")
-			assert.Contains(t, jsonOf(props(key)["KeyPolicy"]), `"kms:EncryptionContext:aws:logs:arn"`, "CloudWatch Logs may use the key for this account's groups only")
+			assert.Equal(t, "Encrypts alarm notifications", props(key)["Description"])
 		})
 	}
+	assert.False(t, envs["dev"].cfg.Backend.EnableExec, "ECS Exec is break-glass: off by default")
+	assert.False(t, envs["prod"].cfg.Backend.EnableExec, "ECS Exec is break-glass: off by default")
 }
 
 // TestMonitoringCloudFrontAlarmRegion: CloudFront metrics exist only in

@@ -33,10 +33,11 @@ func TestNoUnsuppressedNagFindings(t *testing.T) {
 }
 
 // allVariants is every configuration the tests synthesize for env: cdk.json
-// as it is, the other data tiers, (dev) the WAF turned on and the stage
-// pr42, and (prod) pinned region, custom domain and pinned TimescaleDB image.
+// as it is, the other data tiers, ECS Exec on, (dev) the WAF turned on and
+// the stage pr42, and (prod) pinned region, custom domain and pinned
+// TimescaleDB image.
 func allVariants(t *testing.T, env string) []*synth {
-	v := []*synth{envs[env], externalSynth(t, env), timescaleSynth(t, env)}
+	v := []*synth{envs[env], externalSynth(t, env), timescaleSynth(t, env), execSynth(t, env)}
 	if env == "dev" {
 		v = append(v, wafDevSynth(t), stageSynth(t, "pr42"))
 	}

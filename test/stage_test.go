@@ -182,7 +182,7 @@ func TestStageNamesNothingAfterItsEnvironment(t *testing.T) {
 	for i := range tsdb.parts() {
 		assert.Empty(t, annotations(t, tsdb.outdir, *tsdb.platform.Stacks()[i].ArtifactId(), "AwsSolutions-"), "tsa-pr42-%s (timescaledb) has unsuppressed cdk-nag findings", tsdb.parts()[i])
 	}
-	_, td := one(t, s.raw["compute"], "AWS::ECS::TaskDefinition")
+	_, td := serviceTaskDefinition(t, s.raw["compute"])
 	assert.Contains(t, jsonOf(props(td)["ContainerDefinitions"]), `{"Name":"APP_ENV","Value":"pr42"}`)
 	assert.Equal(t, m("apiBaseUrl", "/api", "environment", "pr42"), configJSON(t, s.outdir))
 }
@@ -202,6 +202,8 @@ var stageNameLimits = map[string]int{
 	"AWS::SNS::Topic DisplayName":                                                          100,
 	"AWS::SecretsManager::Secret Description":                                              2048,
 	"AWS::ECS::TaskDefinition Family":                                                      255,
+	"AWS::IAM::Policy PolicyDocument.Statement.*.Resource.Fn::Join.*.*":                    2048, // an ARN (IAM's ARN limit)
+	"AWS::Lambda::Function Description":                                                    256,
 	"AWS::ECS::TaskDefinition ContainerDefinitions.*.Environment.*.Value":                  65536, // a task definition holds 64 KiB in all
 	"AWS::ApplicationAutoScaling::ScalingPolicy PolicyName":                                256,
 	"AWS::CloudFront::ResponseHeadersPolicy ResponseHeadersPolicyConfig.Comment":           128,

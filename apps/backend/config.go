@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Schema modes selected by SCHEMA_MODE.
@@ -42,6 +45,13 @@ type Config struct {
 	DBUser     string
 	DBPassword string
 	DBSSLMode  string
+	// DBIAMAuth (server only): DBUser logs in with IAM database
+	// authentication tokens for AWSRegion (Amazon RDS) instead of DBPassword.
+	DBIAMAuth bool
+	AWSRegion string
+	// beforeConnect, when set, runs before every new connection of the
+	// server's pools (the IAM token source sets the password there).
+	beforeConnect func(context.Context, *pgx.ConnConfig) error
 	// DBRootCAs verifies the server for verify-ca/verify-full; DBRootCASource
 	// says where it came from (for logs).
 	DBRootCAs      *x509.CertPool
@@ -63,11 +73,15 @@ type Config struct {
 	// the right. 0 uses the TCP peer.
 	ProxyHops int
 
-	// -migrate only: the roles it creates or updates.
+	// -migrate only: the roles it creates or updates. An empty
+	// MigratorPassword makes -migrate generate one for its own run only
+	// (MIGRATOR_PASSWORD unset: nothing stores it). AppIAMAuth: the
+	// application role logs in with IAM tokens (rds_iam), AppPassword is empty.
 	MigratorUser     string
 	MigratorPassword string
 	AppUser          string
 	AppPassword      string
+	AppIAMAuth       bool
 }
 
 // Bounds of the write window settings. The future bound stays far below the
@@ -123,9 +137,28 @@ func LoadConfig(getenv func(string) string, mode Mode) (Config, error) {
 	if cfg.Env == "" {
 		errs = append(errs, errors.New("APP_ENV is required (e.g. dev, staging, prod)"))
 	}
-	for _, req := range []struct{ name, val string }{
-		{"DB_HOST", cfg.DBHost}, {"DB_NAME", cfg.DBName}, {"DB_USER", cfg.DBUser}, {"DB_PASSWORD", cfg.DBPassword},
-	} {
+	cfg.DBIAMAuth = boolVar(get, "DB_IAM_AUTH", &errs)
+	required := []struct{ name, val string }{{"DB_HOST", cfg.DBHost}, {"DB_NAME", cfg.DBName}, {"DB_USER", cfg.DBUser}}
+	switch {
+	case cfg.DBIAMAuth && mode == ModeMigrate:
+		errs = append(errs, errors.New("DB_IAM_AUTH is for the server: -migrate logs in as the master with DB_PASSWORD (APP_IAM_AUTH makes the application role an IAM role)"))
+	case cfg.DBIAMAuth:
+		// The password is an IAM authentication token built for every new
+		// connection; a stored one would be ignored, so refuse it.
+		if cfg.DBPassword != "" {
+			errs = append(errs, errors.New("DB_PASSWORD must not be set with DB_IAM_AUTH=true: the server logs in with IAM authentication tokens"))
+		}
+		cfg.AWSRegion = get("AWS_REGION")
+		if cfg.AWSRegion == "" {
+			cfg.AWSRegion = get("AWS_DEFAULT_REGION")
+		}
+		if cfg.AWSRegion == "" {
+			errs = append(errs, errors.New("DB_IAM_AUTH=true needs AWS_REGION, the database's region (the token is signed for it)"))
+		}
+	default:
+		required = append(required, struct{ name, val string }{"DB_PASSWORD", cfg.DBPassword})
+	}
+	for _, req := range required {
 		if req.val == "" {
 			errs = append(errs, fmt.Errorf("%s is required", req.name))
 		}
@@ -138,6 +171,11 @@ func LoadConfig(getenv func(string) string, mode Mode) (Config, error) {
 		errs = append(errs, fmt.Errorf("DB_SSLMODE must be one of disable, require, verify-ca, verify-full, got %q", cfg.DBSSLMode))
 	} else if err := cfg.loadRootCAs(getenv); err != nil {
 		errs = append(errs, err)
+	}
+	if cfg.DBIAMAuth && cfg.DBSSLMode == "disable" {
+		// The token is a credential: never send it in clear text (AWS's
+		// examples connect with sslmode=verify-full).
+		errs = append(errs, errors.New("DB_IAM_AUTH=true needs TLS: DB_SSLMODE must not be disable"))
 	}
 
 	if cfg.APIKeyPrevious != "" && cfg.APIKey == "" {
@@ -220,10 +258,12 @@ func (c *Config) loadRootCAs(getenv func(string) string) error {
 
 func (c *Config) loadRoles(getenv func(string) string) []error {
 	var errs []error
-	c.MigratorUser = strings.TrimSpace(getenv("MIGRATOR_USER"))
+	get := func(k string) string { return strings.TrimSpace(getenv(k)) }
+	c.MigratorUser = get("MIGRATOR_USER")
 	c.MigratorPassword = getenv("MIGRATOR_PASSWORD")
-	c.AppUser = strings.TrimSpace(getenv("APP_USER"))
+	c.AppUser = get("APP_USER")
 	c.AppPassword = getenv("APP_PASSWORD")
+	c.AppIAMAuth = boolVar(get, "APP_IAM_AUTH", &errs)
 	for _, r := range []struct{ user, userVar, pw, pwVar string }{
 		{c.MigratorUser, "MIGRATOR_USER", c.MigratorPassword, "MIGRATOR_PASSWORD"},
 		{c.AppUser, "APP_USER", c.AppPassword, "APP_PASSWORD"},
@@ -231,8 +271,17 @@ func (c *Config) loadRoles(getenv func(string) string) []error {
 		if !roleName.MatchString(r.user) {
 			errs = append(errs, fmt.Errorf("%s must be a role name of lower-case letters, digits and '_' (at most 63), got %q", r.userVar, r.user))
 		}
-		if err := checkRolePassword(r.pw); err != nil {
-			errs = append(errs, fmt.Errorf("%s %w", r.pwVar, err))
+		switch {
+		case r.pwVar == "MIGRATOR_PASSWORD" && r.pw == "":
+			// Generated for this run and removed at its end (Migrate).
+		case r.pwVar == "APP_PASSWORD" && c.AppIAMAuth:
+			if r.pw != "" {
+				errs = append(errs, errors.New("APP_PASSWORD must not be set with APP_IAM_AUTH=true: the application role logs in with IAM authentication tokens and gets no password"))
+			}
+		default:
+			if err := checkRolePassword(r.pw); err != nil {
+				errs = append(errs, fmt.Errorf("%s %w", r.pwVar, err))
+			}
 		}
 	}
 	if c.MigratorUser != "" && c.MigratorUser == c.AppUser {
@@ -244,6 +293,19 @@ func (c *Config) loadRoles(getenv func(string) string) []error {
 		}
 	}
 	return errs
+}
+
+// boolVar reads an optional true/false variable (default false).
+func boolVar(get func(string) string, name string, errs *[]error) bool {
+	switch v := strings.ToLower(get(name)); v {
+	case "", "false":
+		return false
+	case "true":
+		return true
+	default:
+		*errs = append(*errs, fmt.Errorf("%s must be true or false, got %q", name, v))
+		return false
+	}
 }
 
 // checkRolePassword accepts printable ASCII only: -migrate sends a SCRAM

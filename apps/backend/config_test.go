@@ -246,3 +246,82 @@ func TestConnURLEscapesSecrets(t *testing.T) {
 		t.Fatalf("unexpected URL parts: %s", u.Redacted())
 	}
 }
+
+// Issue #12: the server logs in with IAM tokens on RDS (no stored password),
+// and -migrate needs no stored migrator password.
+func TestLoadConfigIAMAuth(t *testing.T) {
+	env := validEnv(t)
+	env["DB_IAM_AUTH"] = "true"
+	env["DB_PASSWORD"] = ""
+	env["AWS_REGION"] = "eu-west-1"
+	cfg, err := LoadConfig(envFrom(env), ModeServe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.DBIAMAuth || cfg.AWSRegion != "eu-west-1" || cfg.DBPassword != "" {
+		t.Fatalf("IAM auth: %+v", cfg)
+	}
+	env["AWS_REGION"], env["AWS_DEFAULT_REGION"] = "", "us-east-2"
+	if cfg, err = LoadConfig(envFrom(env), ModeServe); err != nil || cfg.AWSRegion != "us-east-2" {
+		t.Fatalf("AWS_DEFAULT_REGION: %q %v", cfg.AWSRegion, err)
+	}
+	for _, c := range []struct {
+		set  map[string]string
+		want string
+	}{
+		{map[string]string{"DB_PASSWORD": "stored-password"}, "DB_PASSWORD must not be set with DB_IAM_AUTH=true"},
+		{map[string]string{"AWS_DEFAULT_REGION": ""}, "DB_IAM_AUTH=true needs AWS_REGION"},
+		{map[string]string{"DB_SSLMODE": "disable"}, "DB_IAM_AUTH=true needs TLS"},
+		{map[string]string{"DB_IAM_AUTH": "yes"}, "DB_IAM_AUTH must be true or false"},
+	} {
+		e := map[string]string{}
+		for k, v := range env {
+			e[k] = v
+		}
+		for k, v := range c.set {
+			e[k] = v
+		}
+		if _, err := LoadConfig(envFrom(e), ModeServe); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want %q", c.set, err, c.want)
+		}
+	}
+	// Without IAM auth the password stays required.
+	env = validEnv(t)
+	env["DB_PASSWORD"] = ""
+	if _, err := LoadConfig(envFrom(env), ModeServe); err == nil || !strings.Contains(err.Error(), "DB_PASSWORD is required") {
+		t.Errorf("password auth without a password: %v", err)
+	}
+}
+
+func TestLoadConfigMigrateWithoutStoredPasswords(t *testing.T) {
+	env := migrateEnv(t)
+	env["MIGRATOR_PASSWORD"] = ""
+	env["APP_PASSWORD"] = ""
+	env["APP_IAM_AUTH"] = "true"
+	cfg, err := LoadConfig(envFrom(env), ModeMigrate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MigratorPassword != "" || !cfg.AppIAMAuth || cfg.AppPassword != "" {
+		t.Fatalf("roles: %+v", cfg)
+	}
+	for _, c := range []struct {
+		set  map[string]string
+		want string
+	}{
+		{map[string]string{"APP_IAM_AUTH": "false"}, "APP_PASSWORD must be at least 12 characters"},
+		{map[string]string{"APP_PASSWORD": "app-secret-12345"}, "APP_PASSWORD must not be set with APP_IAM_AUTH=true"},
+		{map[string]string{"DB_IAM_AUTH": "true"}, "DB_IAM_AUTH is for the server"},
+	} {
+		e := map[string]string{}
+		for k, v := range env {
+			e[k] = v
+		}
+		for k, v := range c.set {
+			e[k] = v
+		}
+		if _, err := LoadConfig(envFrom(e), ModeMigrate); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want %q", c.set, err, c.want)
+		}
+	}
+}

@@ -103,6 +103,9 @@ func newPool(ctx context.Context, cfg Config, size int32, name string) (*pgxpool
 		return nil, fmt.Errorf("database config: %w", err)
 	}
 	cfg.applyConn(poolCfg.ConnConfig)
+	if cfg.beforeConnect != nil {
+		poolCfg.BeforeConnect = cfg.beforeConnect
+	}
 	poolCfg.MaxConns = size
 	poolCfg.MaxConnLifetime = 30 * time.Minute
 	poolCfg.MaxConnIdleTime = 5 * time.Minute

@@ -109,6 +109,13 @@ func serve(log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 
+	if cfg.DBIAMAuth {
+		tokens, err := newIAMTokens(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		cfg.beforeConnect = tokens.beforeConnect
+	}
 	pool, err := newPool(ctx, cfg, dataPoolConns, "tsa-backend")
 	if err != nil {
 		return err
@@ -144,7 +151,7 @@ func serve(log *slog.Logger) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("listening", "addr", srv.Addr, "db_user", cfg.DBUser, "sslmode", cfg.DBSSLMode, "ca", cfg.DBRootCASource)
+	log.Info("listening", "addr", srv.Addr, "db_user", cfg.DBUser, "db_iam_auth", cfg.DBIAMAuth, "sslmode", cfg.DBSSLMode, "ca", cfg.DBRootCASource)
 
 	go func() {
 		if !waitForSchema(ctx, pool, log) {

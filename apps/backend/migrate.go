@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -19,7 +21,9 @@ const migrateLockKey int64 = 0x7473615f6d6967 // "tsa_mig"
 
 // Migrate is the deploy-time task (/app -migrate). Connected with the master
 // credentials it creates or updates the two roles (ALTER ROLE ... PASSWORD, so
-// re-running it applies a rotated secret), restricts the database to them,
+// re-running it applies a rotated secret; without MIGRATOR_PASSWORD the
+// migrator gets a password for this run only; with APP_IAM_AUTH the
+// application role gets none and rds_iam), restricts the database to them,
 // creates the extensions that need the master, and then applies the schema
 // over a second connection as the migrator, so the migrator owns every
 // object. The application role gets USAGE on the schema, SELECT, INSERT and
@@ -38,12 +42,40 @@ func Migrate(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer master.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, migrateLockKey) //nolint:errcheck // released with the session anyway
 
 	migrator, app := pgx.Identifier{cfg.MigratorUser}.Sanitize(), pgx.Identifier{cfg.AppUser}.Sanitize()
-	for _, r := range []struct{ name, password string }{{cfg.MigratorUser, cfg.MigratorPassword}, {cfg.AppUser, cfg.AppPassword}} {
-		if err := ensureRole(ctx, master, r.name, r.password); err != nil {
+	migratorPassword, until := cfg.MigratorPassword, "infinity"
+	if migratorPassword == "" {
+		// No stored migrator credentials: a password for this run only, which
+		// expires by itself and is removed when the run ends, so the migrator
+		// can log in only while a migration runs. Concurrent runs queue on the
+		// lock above, each with its own password.
+		if migratorPassword, err = randomPassword(); err != nil {
 			return err
 		}
+		until = time.Now().Add(migrateTimeout + 5*time.Minute).UTC().Format(time.RFC3339)
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := master.Exec(ctx, `ALTER ROLE `+migrator+` WITH PASSWORD NULL`); err != nil {
+				log.Error("could not remove the migrator's run password; it expires by itself", "valid_until", until, "error", err.Error())
+				return
+			}
+			log.Info("migrator password removed", "migrator", cfg.MigratorUser)
+		}()
 	}
-	log.Info("roles ready", "migrator", cfg.MigratorUser, "app", cfg.AppUser)
+	if err := ensureRole(ctx, master, cfg.MigratorUser, migratorPassword, until); err != nil {
+		return err
+	}
+	appPassword := cfg.AppPassword
+	if cfg.AppIAMAuth {
+		appPassword = "" // PASSWORD NULL: IAM tokens only
+	}
+	if err := ensureRole(ctx, master, cfg.AppUser, appPassword, "infinity"); err != nil {
+		return err
+	}
+	if err := setIAMAuth(ctx, master, cfg.AppUser, cfg.AppIAMAuth); err != nil {
+		return err
+	}
+	log.Info("roles ready", "migrator", cfg.MigratorUser, "migrator_password_valid_until", until, "app", cfg.AppUser, "app_iam_auth", cfg.AppIAMAuth)
 
 	db := pgx.Identifier{cfg.DBName}.Sanitize()
 	if err := execAll(ctx, master,
@@ -65,7 +97,7 @@ func Migrate(ctx context.Context, cfg Config, log *slog.Logger) error {
 		log.Warn("public.measurements exists from a version before the role split; the API now uses " + appSchema + ".measurements (see apps/README.md to copy the data)")
 	}
 
-	mig, err := cfg.connect(ctx, cfg.MigratorUser, cfg.MigratorPassword, "tsa-migrate")
+	mig, err := cfg.connect(ctx, cfg.MigratorUser, migratorPassword, "tsa-migrate")
 	if err != nil {
 		return err
 	}
@@ -107,11 +139,12 @@ func Migrate(ctx context.Context, cfg Config, log *slog.Logger) error {
 	return nil
 }
 
-// ensureRole creates the role if missing and sets its password and
-// attributes. Only attributes a non-superuser with CREATEROLE (the RDS master)
-// may set are named; SUPERUSER, REPLICATION and BYPASSRLS are off for a new
-// role and are checked afterwards.
-func ensureRole(ctx context.Context, master *pgx.Conn, name, password string) error {
+// ensureRole creates the role if missing and sets its password (none when
+// password is empty: PASSWORD NULL), its expiry (a timestamp or "infinity")
+// and attributes. Only attributes a non-superuser with CREATEROLE (the RDS
+// master) may set are named; SUPERUSER, REPLICATION and BYPASSRLS are off for
+// a new role and are checked afterwards.
+func ensureRole(ctx context.Context, master *pgx.Conn, name, password, validUntil string) error {
 	role := pgx.Identifier{name}.Sanitize()
 	var exists bool
 	if err := master.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, name).Scan(&exists); err != nil {
@@ -122,14 +155,21 @@ func ensureRole(ctx context.Context, master *pgx.Conn, name, password string) er
 			return fmt.Errorf("create role %s: %w", name, err)
 		}
 	}
-	verifier, err := scramVerifier(password)
-	if err != nil {
-		return err
+	pw := "NULL"
+	if password != "" {
+		verifier, err := scramVerifier(password)
+		if err != nil {
+			return err
+		}
+		// The password travels as a SCRAM verifier, never in clear text, so
+		// it cannot show up in the server's statement log. Utility statements
+		// take no parameters; the verifier is base64 and '$', ':' only.
+		pw = `'` + verifier + `'`
 	}
-	// The password travels as a SCRAM verifier, never in clear text, so it
-	// cannot show up in the server's statement log. Utility statements take no
-	// parameters; the verifier is base64 and '$', ':' only.
-	if _, err := master.Exec(ctx, `ALTER ROLE `+role+` WITH LOGIN NOCREATEDB NOCREATEROLE INHERIT PASSWORD '`+verifier+`'`); err != nil {
+	if !validUntilPattern.MatchString(validUntil) {
+		return fmt.Errorf("role %s: invalid expiry %q", name, validUntil)
+	}
+	if _, err := master.Exec(ctx, `ALTER ROLE `+role+` WITH LOGIN NOCREATEDB NOCREATEROLE INHERIT PASSWORD `+pw+` VALID UNTIL '`+validUntil+`'`); err != nil {
 		return fmt.Errorf("alter role %s: %w", name, err)
 	}
 	var super, repl, bypass bool
@@ -139,6 +179,45 @@ func ensureRole(ctx context.Context, master *pgx.Conn, name, password string) er
 	if super || repl || bypass {
 		if _, err := master.Exec(ctx, `ALTER ROLE `+role+` WITH NOSUPERUSER NOREPLICATION NOBYPASSRLS`); err != nil {
 			return fmt.Errorf("role %s has SUPERUSER, REPLICATION or BYPASSRLS and the master cannot remove them: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// validUntilPattern: "infinity" or an RFC 3339 UTC time (written into SQL).
+var validUntilPattern = regexp.MustCompile(`^(infinity|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z)$`)
+
+// randomPassword is 32 random bytes, base64url: printable ASCII (SCRAM-safe).
+func randomPassword() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// setIAMAuth makes the role an IAM database authentication role on Amazon
+// RDS (GRANT rds_iam: it then logs in with IAM tokens only), or takes that
+// away when the role logs in with a password ("Creating a database account
+// using IAM authentication", Amazon RDS User Guide). rds_iam exists only on
+// RDS.
+func setIAMAuth(ctx context.Context, master *pgx.Conn, name string, iam bool) error {
+	var exists, member bool
+	if err := master.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam'),
+		coalesce((SELECT pg_has_role($1, 'rds_iam', 'MEMBER') WHERE EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam')), false)`, name).Scan(&exists, &member); err != nil {
+		return err
+	}
+	role := pgx.Identifier{name}.Sanitize()
+	switch {
+	case iam && !exists:
+		return fmt.Errorf("APP_IAM_AUTH=true needs Amazon RDS: this server has no rds_iam role")
+	case iam && !member:
+		if _, err := master.Exec(ctx, `GRANT rds_iam TO `+role); err != nil {
+			return fmt.Errorf("grant rds_iam to %s: %w", name, err)
+		}
+	case !iam && member:
+		if _, err := master.Exec(ctx, `REVOKE rds_iam FROM `+role); err != nil {
+			return fmt.Errorf("revoke rds_iam from %s: %w", name, err)
 		}
 	}
 	return nil

@@ -298,3 +298,98 @@ func TestIntegrationServerWithoutSchema(t *testing.T) {
 		t.Errorf("the server created measurements (%v)", err)
 	}
 }
+
+// Issue #12: the migrator's password is stored nowhere. Without
+// MIGRATOR_PASSWORD each run sets one of its own, valid for the run, and
+// removes it at the end; concurrent runs queue and each uses its own.
+func TestIntegrationMigrateWithoutStoredMigratorPassword(t *testing.T) {
+	cfg, master := migrateSetup(t)
+	cfg.MigratorPassword = ""
+	ctx := context.Background()
+	errs := make(chan error, 2)
+	for i := 0; i < 2; i++ {
+		go func() { errs <- Migrate(ctx, cfg, testLogger(t)) }()
+	}
+	for i := 0; i < 2; i++ {
+		if err := <-errs; err != nil {
+			t.Fatalf("concurrent run without a stored migrator password: %v", err)
+		}
+	}
+	if err := Migrate(ctx, cfg, testLogger(t)); err != nil {
+		t.Fatalf("a later run: %v", err)
+	}
+	var noPassword bool
+	var until *time.Time
+	if err := master.QueryRow(ctx, `SELECT rolpassword IS NULL, rolvaliduntil FROM pg_authid WHERE rolname = $1`, cfg.MigratorUser).Scan(&noPassword, &until); err != nil {
+		t.Skipf("pg_authid is not readable by the test role: %v", err)
+	}
+	if !noPassword {
+		t.Error("the migrator keeps a password after the run")
+	}
+	if until == nil || until.After(time.Now().Add(migrateTimeout+6*time.Minute)) {
+		t.Errorf("the run password's expiry %v is not bounded by the run", until)
+	}
+	// The application role still works: the schema is there and usable.
+	app, err := newPool(ctx, asApp(cfg), 1, "it-app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	if err := checkSchema(ctx, app); err != nil {
+		t.Fatalf("schema after runs with run passwords: %v", err)
+	}
+}
+
+// Issue #12, IAM database authentication on RDS: with APP_IAM_AUTH the
+// application role gets rds_iam and no password; switching back revokes it.
+// The test server plays RDS with a role named rds_iam.
+func TestIntegrationMigrateIAMApplicationRole(t *testing.T) {
+	cfg, master := migrateSetup(t)
+	ctx := context.Background()
+	iamCfg := cfg
+	iamCfg.AppIAMAuth, iamCfg.AppPassword = true, ""
+
+	var exists bool
+	if err := master.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam')`).Scan(&exists); err != nil {
+		t.Fatal(err)
+	}
+	if !exists {
+		if err := Migrate(ctx, iamCfg, testLogger(t)); err == nil || !strings.Contains(err.Error(), "needs Amazon RDS") {
+			t.Errorf("APP_IAM_AUTH without rds_iam: %v", err)
+		}
+		if _, err := master.Exec(ctx, `CREATE ROLE rds_iam NOLOGIN`); err != nil {
+			t.Skipf("cannot create rds_iam on the test server: %v", err)
+		}
+		t.Cleanup(func() {
+			c, err := pgx.Connect(context.Background(), os.Getenv(testDBEnv))
+			if err == nil {
+				defer c.Close(context.Background())
+				_, _ = c.Exec(context.Background(), `DROP ROLE IF EXISTS rds_iam`)
+			}
+		})
+	}
+	state := func() (member, noPassword bool) {
+		t.Helper()
+		if err := master.QueryRow(ctx, `SELECT pg_has_role($1, 'rds_iam', 'MEMBER'), rolpassword IS NULL FROM pg_authid WHERE rolname = $1`, cfg.AppUser).Scan(&member, &noPassword); err != nil {
+			t.Fatal(err)
+		}
+		return member, noPassword
+	}
+	if err := Migrate(ctx, iamCfg, testLogger(t)); err != nil {
+		t.Fatal(err)
+	}
+	if member, noPassword := state(); !member || !noPassword {
+		t.Errorf("IAM application role: member of rds_iam %v, no password %v", member, noPassword)
+	}
+	if err := Migrate(ctx, cfg, testLogger(t)); err != nil {
+		t.Fatal(err)
+	}
+	if member, noPassword := state(); member || noPassword {
+		t.Errorf("password application role: member of rds_iam %v, no password %v", member, noPassword)
+	}
+	c, err := cfg.connect(ctx, cfg.AppUser, cfg.AppPassword, "it-iam")
+	if err != nil {
+		t.Fatalf("the application role logs in with its password again: %v", err)
+	}
+	c.Close(ctx)
+}

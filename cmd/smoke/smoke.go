@@ -85,7 +85,7 @@ var hints = map[string]string{
 	stepSite:         "the distribution's status (`aws cloudfront get-distribution --id DistributionId`; a new one takes minutes: raise -wait), index.html in SiteBucketName, and the response headers policy",
 	stepConfig:       "config.json in SiteBucketName (the frontend stack's DeployShell deployment) and its invalidation",
 	stepHealth:       "504/502: the ALB's security group must admit the CloudFront origin-facing prefix list (compute output LoadBalancerSecurityGroupId) and the VPC origin must be Deployed; 503: no healthy task (runbook: api-unhealthy-hosts); 403/404: the distribution's /api/* behaviour",
-	stepAPIKey:       "the secret ApiKeySecretArn (compute stack) and your secretsmanager:GetSecretValue permission",
+	stepAPIKey:       "the secret ApiKeySecretArn (compute stack, JSON current/previous) and your secretsmanager:GetSecretValue permission (kms:Decrypt on the data key where customer-managed keys are on)",
 	stepDeepHealth:   "401: the tasks hold another API key than the secret (restart them after a rotation); 503: the API cannot reach the database: its status, the database security group's rule from the tasks' group, the database alarms and the API logs",
 	stepWrite:        "401: the tasks hold another API key than the secret; 503: the schema is not ready yet (tasks just started) or the database is down; the API logs (runbook: Logs)",
 	stepReadBack:     "the API logs and the database (the measurements table and, on RDS, today's partition)",
@@ -450,8 +450,16 @@ func (c *Checker) apiKey(ctx context.Context, arn string, key *string) (string, 
 	if resp.SecretString == nil || *resp.SecretString == "" {
 		return "", permanent("the API key secret %s is empty", arn)
 	}
-	*key = *resp.SecretString
-	return "read from Secrets Manager", nil
+	// {"current": ..., "previous": ...}: the API accepts both during a
+	// rotation; the check writes with the current one.
+	var keys struct {
+		Current string `json:"current"`
+	}
+	if err := json.Unmarshal([]byte(*resp.SecretString), &keys); err != nil || keys.Current == "" {
+		return "", permanent("the API key secret %s holds no JSON \"current\" key (it is {\"current\": ..., \"previous\": ...})", arn)
+	}
+	*key = keys.Current
+	return "read from Secrets Manager (current)", nil
 }
 
 // deepHealth calls GET /api/health/deep with the API key: the API pings the

@@ -196,7 +196,7 @@ type fixture struct {
 func newFixture() *fixture {
 	return &fixture{
 		site:     &site{env: "dev", stored: map[string][]float64{}},
-		secrets:  &fakeSecrets{value: testKey},
+		secrets:  &fakeSecrets{value: `{"current":"` + testKey + `","previous":"old-key"}`},
 		lbs:      &fakeLBs{scheme: elbtypes.LoadBalancerSchemeEnumInternal},
 		resolver: &fakeResolver{addrs: []string{"10.10.2.15", "10.10.3.22"}},
 		clock:    time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC),
@@ -307,6 +307,12 @@ func TestFailures(t *testing.T) {
 			breakIt: func(f *fixture) { f.site.otherKey = true },
 			step:    stepDeepHealth, detail: "refused the API key", skipped: []string{stepReadBack}, passes: []string{stepWriteRefused},
 			lookAtIn: "another API key",
+		},
+		{
+			name:    "the API key secret is not the two-key JSON",
+			breakIt: func(f *fixture) { f.secrets.value = testKey },
+			step:    stepAPIKey, detail: `holds no JSON "current" key`, skipped: []string{stepDeepHealth, stepWrite, stepReadBack},
+			passes: []string{stepALBPrivate}, lookAtIn: "ApiKeySecretArn",
 		},
 		{
 			name:    "writes are open",

@@ -156,7 +156,7 @@ func newRehearsal(t *testing.T) *rehearsal {
 		VolumeID: "vol-0123456789abcdef0", SecretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rehearsal-AbCdEf",
 		ArchiveBucket: rehearsalBucket, Region: "eu-west-1", URLSuffix: "amazonaws.com",
 		DatabaseName: "tsa", Port: r.pgPort, ClientCidr: "10.10.0.0/16", DNSName: "timescaledb.tsa-rehearsal.internal",
-		AgentConfigParameter: "/tsa/rehearsal/agent", StackName: "tsa-rehearsal-data", LogicalID: "TimescaleInstance",
+		AgentConfigParameter: "/tsa/rehearsal/agent", CAParameter: "/tsa/rehearsal/database/timescaledb-ca", StackName: "tsa-rehearsal-data", LogicalID: "TimescaleInstance",
 		Pitr: Pitr{RetentionDays: 7, FullBackupWeekday: "Sun", BackupHourUtc: 2},
 	}
 	conf, err := PgBackRestConfig(b)

@@ -147,6 +147,10 @@ type Bootstrap struct {
 	// AgentConfigParameter is the SSM parameter holding the CloudWatch agent
 	// configuration (see AgentConfig).
 	AgentConfigParameter string
+	// CAParameter is the SSM String parameter the host publishes its CA
+	// certificate to (public, not a secret), for clients that verify the
+	// server (the API's DB_SSLROOTCERT_PEM).
+	CAParameter string
 	// StackName and LogicalID address the instance's CreationPolicy signal.
 	StackName string
 	LogicalID string
@@ -166,21 +170,22 @@ type File struct {
 }
 
 var (
-	tokenPattern     = regexp.MustCompile(`^\$\{Token\[[A-Za-z0-9_.:-]+\]\}$`)
-	timescalePattern = regexp.MustCompile(`^2\.\d{1,3}\.\d{1,3}$`)
-	releasePattern   = regexp.MustCompile(`^\d{1,3}\.\d{1,3}(\.\d{1,3})?$`)
-	volumePattern    = regexp.MustCompile(`^vol-[0-9a-f]{8}([0-9a-f]{9})?$`)
-	secretArnPattern = regexp.MustCompile(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$`)
-	bucketPattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$`)
-	regionPattern    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
-	suffixPattern    = regexp.MustCompile(`^amazonaws\.com(\.cn)?$`)
-	identPattern     = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
-	dnsPattern       = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-	parameterPattern = regexp.MustCompile(`^[A-Za-z0-9_./-]{1,1000}$`)
-	agentPattern     = regexp.MustCompile(`^\d+\.\d+\.\d+b\d+$`)
-	stackNamePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
-	logicalIDPattern = regexp.MustCompile(`^[A-Za-z0-9]{1,255}$`)
-	targetPattern    = regexp.MustCompile(`^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\+00$`)
+	tokenPattern       = regexp.MustCompile(`^\$\{Token\[[A-Za-z0-9_.:-]+\]\}$`)
+	timescalePattern   = regexp.MustCompile(`^2\.\d{1,3}\.\d{1,3}$`)
+	releasePattern     = regexp.MustCompile(`^\d{1,3}\.\d{1,3}(\.\d{1,3})?$`)
+	volumePattern      = regexp.MustCompile(`^vol-[0-9a-f]{8}([0-9a-f]{9})?$`)
+	secretArnPattern   = regexp.MustCompile(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$`)
+	bucketPattern      = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$`)
+	regionPattern      = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
+	suffixPattern      = regexp.MustCompile(`^amazonaws\.com(\.cn)?$`)
+	identPattern       = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+	dnsPattern         = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	parameterPattern   = regexp.MustCompile(`^[A-Za-z0-9_./-]{1,1000}$`)
+	agentPattern       = regexp.MustCompile(`^\d+\.\d+\.\d+b\d+$`)
+	caParameterPattern = regexp.MustCompile(`^(/[A-Za-z0-9_.-]{1,100})+$`)
+	stackNamePattern   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
+	logicalIDPattern   = regexp.MustCompile(`^[A-Za-z0-9]{1,255}$`)
+	targetPattern      = regexp.MustCompile(`^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\+00$`)
 )
 
 // IsToken reports whether s is an unresolved CDK token string.
@@ -226,6 +231,7 @@ func check(b Bootstrap) error {
 	want("ClientCidr", b.ClientCidr, IsToken(b.ClientCidr) || isIPv4Prefix(b.ClientCidr), "an IPv4 CIDR block or a CDK token")
 	want("DNSName", b.DNSName, len(b.DNSName) <= 253 && dnsPattern.MatchString(b.DNSName), "a lower-case DNS name")
 	want("AgentConfigParameter", b.AgentConfigParameter, orToken(parameterPattern, b.AgentConfigParameter), "an SSM parameter name or a CDK token")
+	want("CAParameter", b.CAParameter, caParameterPattern.MatchString(b.CAParameter), "a fully qualified SSM parameter name (/...)")
 	want("StackName", b.StackName, stackNamePattern.MatchString(b.StackName), "a CloudFormation stack name")
 	want("LogicalID", b.LogicalID, logicalIDPattern.MatchString(b.LogicalID), "a CloudFormation logical ID")
 	want("Pitr.RetentionDays", fmt.Sprint(b.Pitr.RetentionDays), b.Pitr.RetentionDays >= 1 && b.Pitr.RetentionDays <= 9999999, "at least 1 day")

@@ -4,8 +4,10 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"os"
@@ -33,6 +35,7 @@ var environments = map[string]Bootstrap{
 		ClientCidr:           "10.10.0.0/16",
 		DNSName:              "timescaledb.tsa-dev.internal",
 		AgentConfigParameter: "/tsa/dev/timescaledb/cloudwatch-agent",
+		CAParameter:          "/tsa/dev/database/timescaledb-ca",
 		StackName:            "tsa-dev-data",
 		LogicalID:            "TimescaleInstanceBEC3D0CA6018CACC",
 		Pitr:                 Pitr{RetentionDays: 7, FullBackupWeekday: "Sun", BackupHourUtc: 2},
@@ -51,6 +54,7 @@ var environments = map[string]Bootstrap{
 		ClientCidr:             "10.20.0.0/16",
 		DNSName:                "timescaledb.tsa-prod.internal",
 		AgentConfigParameter:   "CFN-TimescaleAgentConfig-1A2B3C4D5E6F",
+		CAParameter:            "/tsa/prod/database/timescaledb-ca",
 		CloudWatchAgentVersion: "1.300064.1b1344",
 		StackName:              "tsa-prod-data",
 		LogicalID:              "TimescaleInstanceBEC3D0CA12345678",
@@ -236,12 +240,12 @@ func TestReadyMeansReady(t *testing.T) {
 	script := payload(t, environments["dev"])["bootstrap.sh"]
 	main := function(t, script, "main")
 	before(t, main, "install_packages", "configure_pgbackrest", "preflight", "take_volume", "mount_volume", "init_cluster",
-		"write_config", "start_postgres", "wait_writable", "apply_credentials", "start_archiving", "cfn_signal SUCCESS")
+		"ensure_tls", "write_config", "start_postgres", "wait_writable", "apply_credentials", "publish_ca", "start_archiving", "cfn_signal SUCCESS")
 	if n := strings.Count(script, "cfn_signal SUCCESS"); n != 1 {
 		t.Errorf("SUCCESS must be signalled exactly once, at the end of main; found %d", n)
 	}
 	creds := function(t, script, "apply_credentials")
-	before(t, creds, "ALTER ROLE", "update_extension", "PGSSLMODE=verify-full",
+	before(t, creds, "ALTER ROLE", "CREATEROLE", "update_extension", "PGSSLMODE=verify-full PGSSLROOTCERT=$TLS_DIR/ca.crt",
 		`"host=$DNS_NAME hostaddr=$PRIVATE_IP port=$DB_PORT dbname=$DB_NAME user=$user"`, `!= "$TIMESCALE_VERSION"`, "return 1")
 	archiving := function(t, script, "start_archiving")
 	before(t, archiving, "stanza-create", `pgbackrest --stanza="$STANZA" check`, "tsa-backup-full.timer tsa-backup-diff.timer tsa-metrics.timer")
@@ -601,5 +605,76 @@ func TestFingerprintIgnoresTokenNumbering(t *testing.T) {
 		if fc, _ := Fingerprint(c); fc == fa {
 			t.Errorf("a new %s must change the fingerprint", name)
 		}
+	}
+}
+
+// TestServerCertificateAuthority runs the host's ensure_tls with the real
+// openssl: it creates a CA once (kept on the data volume) and a server
+// certificate that Go's verifier (what the API runs with verify-full)
+// accepts for the DNS name; a second run keeps both, and a certificate not
+// signed by the CA (the self-signed one of earlier versions) is replaced
+// while the CA stays.
+func TestServerCertificateAuthority(t *testing.T) {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Skip("openssl is not installed")
+	}
+	b := environments["dev"]
+	fn := function(t, payload(t, b)["bootstrap.sh"], "ensure_tls")
+	dir := t.TempDir()
+	run := func() {
+		t.Helper()
+		script := "set -euo pipefail\nlog() { :; }\ninstall() { mkdir -p \"${@: -1}\"; }\nchown() { :; }\n" +
+			"TLS_DIR=" + dir + "\nDNS_NAME=" + b.DNSName + "\n" + fn + "\nensure_tls\n"
+		if out, err := exec.Command("bash", "-c", script).CombinedOutput(); err != nil {
+			t.Fatalf("ensure_tls: %v\n%s", err, out)
+		}
+	}
+	read := func(name string) []byte {
+		t.Helper()
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	verify := func() {
+		t.Helper()
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(read("ca.crt")) {
+			t.Fatal("ca.crt holds no certificate")
+		}
+		block, _ := pem.Decode(read("server.crt"))
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, DNSName: b.DNSName}); err != nil {
+			t.Errorf("the server certificate does not verify for %s: %v", b.DNSName, err)
+		}
+		if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, DNSName: "other.internal"}); err == nil {
+			t.Error("the server certificate verifies for a name it must not carry")
+		}
+		if info, err := os.Stat(filepath.Join(dir, "ca.key")); err != nil || info.Mode().Perm() != 0o600 {
+			t.Errorf("ca.key mode %v (%v), want 0600", info.Mode().Perm(), err)
+		}
+	}
+	run()
+	verify()
+	ca, crt := read("ca.crt"), read("server.crt")
+	run()
+	if !bytes.Equal(ca, read("ca.crt")) || !bytes.Equal(crt, read("server.crt")) {
+		t.Error("a second run replaced a valid CA or certificate")
+	}
+	// The self-signed certificate an earlier version created.
+	self := exec.Command("openssl", "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+		"-days", "30", "-subj", "/CN="+b.DNSName, "-addext", "subjectAltName=DNS:"+b.DNSName,
+		"-keyout", filepath.Join(dir, "server.key"), "-out", filepath.Join(dir, "server.crt"))
+	if out, err := self.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	run()
+	verify()
+	if !bytes.Equal(ca, read("ca.crt")) {
+		t.Error("replacing the server certificate must keep the CA (clients trust it)")
 	}
 }

@@ -20,7 +20,7 @@ readonly LIB=/usr/local/lib/tsa-timescaledb
 # shellcheck source=/dev/null
 . /etc/tsa/timescaledb.env
 readonly PG_MAJOR PG_MINOR TIMESCALE_VERSION TIMESCALE_TOOLS_VERSION PGBACKREST_VERSION VOLUME_ID SECRET_ID \
-  DB_NAME DB_PORT CLIENT_CIDR DNS_NAME CW_CONFIG_PARAM CW_AGENT_VERSION STACK_NAME LOGICAL_ID RESTORE_TARGET
+  DB_NAME DB_PORT CLIENT_CIDR DNS_NAME CW_CONFIG_PARAM CA_PARAM CW_AGENT_VERSION STACK_NAME LOGICAL_ID RESTORE_TARGET
 # Fingerprint of the key that signs the CloudWatch agent packages (AWS docs).
 readonly CW_AGENT_KEY_FPR=937616F3450B7D806CBD9725D58167303B789C72
 
@@ -377,15 +377,52 @@ init_cluster() {
   cluster=created
 }
 
+# The server's TLS: a private CA kept on the data volume (it survives host
+# replacement, so clients keep trusting the same CA) and a server
+# certificate it signs for the DNS name clients connect to, which verify-full
+# checks. The certificate is issued again when it is missing, not signed by
+# this CA, not for DNS_NAME, or expires within 30 days.
 ensure_tls() {
   install -d -o postgres -g postgres -m 0700 "$TLS_DIR"
-  [ -s "$TLS_DIR/server.crt" ] && [ -s "$TLS_DIR/server.key" ] && return 0
-  log "creating a self-signed server certificate for $DNS_NAME"
-  (umask 077 && openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -days 3650 \
-    -subj "/CN=$DNS_NAME" -addext "subjectAltName=DNS:$DNS_NAME,DNS:localhost" \
-    -keyout "$TLS_DIR/server.key" -out "$TLS_DIR/server.crt" 2>/dev/null)
-  chown postgres:postgres "$TLS_DIR/server.key" "$TLS_DIR/server.crt"
-  chmod 0644 "$TLS_DIR/server.crt"
+  local ca=$TLS_DIR/ca.crt ca_key=$TLS_DIR/ca.key crt=$TLS_DIR/server.crt key=$TLS_DIR/server.key
+  if [ ! -s "$ca" ] || [ ! -s "$ca_key" ]; then
+    log "creating the database CA for $DNS_NAME"
+    (umask 077 && openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -days 7300 \
+      -subj "/CN=tsa TimescaleDB CA ($DNS_NAME)" -addext "basicConstraints=critical,CA:TRUE,pathlen:0" \
+      -addext "keyUsage=critical,keyCertSign,cRLSign" -keyout "$ca_key" -out "$ca" 2>/dev/null)
+    chmod 0644 "$ca"
+  fi
+  if [ -s "$crt" ] && [ -s "$key" ] && openssl verify -CAfile "$ca" "$crt" >/dev/null 2>&1 &&
+    openssl x509 -in "$crt" -noout -checkhost "$DNS_NAME" | grep -q 'does match' &&
+    openssl x509 -in "$crt" -noout -checkend 2592000 >/dev/null; then
+    return 0
+  fi
+  log "issuing the server certificate for $DNS_NAME"
+  local csr ext
+  csr=$(mktemp) ext=$(mktemp)
+  printf '%s\n' "subjectAltName=DNS:$DNS_NAME,DNS:localhost" "basicConstraints=critical,CA:FALSE" \
+    "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" >"$ext"
+  (umask 077 && openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -subj "/CN=$DNS_NAME" \
+    -keyout "$key.new" -out "$csr" 2>/dev/null)
+  openssl x509 -req -in "$csr" -CA "$ca" -CAkey "$ca_key" -set_serial "0x$(openssl rand -hex 16)" -days 3650 \
+    -extfile "$ext" -out "$crt.new" 2>/dev/null
+  rm -f "$csr" "$ext"
+  mv "$key.new" "$key" && mv "$crt.new" "$crt"
+  chown postgres:postgres "$key" "$crt" "$ca" "$ca_key"
+  chmod 0600 "$key" "$ca_key"
+  chmod 0644 "$crt"
+}
+
+# Publishes the CA certificate (public) to the SSM String parameter the API's
+# tasks read at start; written only when it differs, so the parameter's
+# history shows each CA change.
+publish_ca() {
+  local current
+  current=$(aws ssm get-parameter --region "$REGION" --name "$CA_PARAM" --query Parameter.Value --output text 2>/dev/null) || current=
+  if [ "$current" = "$(cat "$TLS_DIR/ca.crt")" ]; then return 0; fi
+  log "publishing the database CA to $CA_PARAM"
+  aws ssm put-parameter --region "$REGION" --name "$CA_PARAM" --type String --overwrite \
+    --description "CA certificate of the TimescaleDB host ($DNS_NAME); public" --value "file://$TLS_DIR/ca.crt" >/dev/null
 }
 
 config_digest() { { cat "$PGDATA/postgresql.conf" "$PGDATA/tsa.conf" "$PGDATA/pg_hba.conf" 2>/dev/null || true; } | sha256sum; }
@@ -465,11 +502,16 @@ wait_writable() {
   return 1
 }
 
-# Creates the application role and database once and sets the role's
-# password from the secret at every run (a rotated secret applies at the next
-# boot), then logs in as a client does: over TLS on the private address, with
-# the secret's user and password. The password reaches psql only through its
-# environment.
+# Creates the administrator role (the secret's user: NOSUPERUSER, CREATEROLE,
+# owner of the database) and the database once and sets the role's password
+# from the secret at every run (a rotated secret applies at the next boot).
+# The deploy-time migration task logs in as this role and creates the
+# migrator and the application role (apps/README.md). A database created
+# before that split is owned by the old application role: ownership moves to
+# the administrator and the old role is dropped, so the migration task
+# creates it again as a plain application role. Then a client login as the
+# administrator, over TLS on the private address, verified against the CA.
+# The password reaches psql only through its environment.
 apply_credentials() {
   local secret user password
   secret=$(aws secretsmanager get-secret-value --region "$REGION" --secret-id "$SECRET_ID" --query SecretString --output text)
@@ -485,11 +527,46 @@ SET log_statement = 'none';
 SET log_min_duration_statement = -1;
 SET log_min_error_statement = 'panic';
 SELECT format('CREATE ROLE %I LOGIN', :'db_user') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'db_user') \gexec
-ALTER ROLE :"db_user" WITH LOGIN NOSUPERUSER PASSWORD :'db_password';
+ALTER ROLE :"db_user" WITH LOGIN NOSUPERUSER NOREPLICATION NOBYPASSRLS CREATEROLE NOCREATEDB PASSWORD :'db_password';
 SELECT format('CREATE DATABASE %I OWNER %I', :'db_name', :'db_user') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db_name') \gexec
 SQL
+  local old
+  old=$(TSA_DB_NAME=$DB_NAME psql_admin -d postgres -tA <<'SQL'
+\getenv db_name TSA_DB_NAME
+SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = :'db_name';
+SQL
+)
+  if [ "$old" != "$user" ]; then
+    log "the database belongs to $old: giving it to $user"
+    TSA_DB_USER=$user TSA_DB_NAME=$DB_NAME psql_admin -d postgres <<'SQL'
+\getenv db_user TSA_DB_USER
+\getenv db_name TSA_DB_NAME
+ALTER DATABASE :"db_name" OWNER TO :"db_user";
+SQL
+    local super
+    super=$(TSA_OLD=$old psql_admin -d postgres -tA <<'SQL'
+\getenv old TSA_OLD
+SELECT rolsuper FROM pg_roles WHERE rolname = :'old';
+SQL
+)
+    if [ "$super" = f ]; then
+      # The application role of a version before the role split: the
+      # migration task creates it again, as a role the administrator manages.
+      log "moving what $old owns to $user and dropping $old"
+      TSA_OLD=$old TSA_DB_USER=$user psql_admin -d "$DB_NAME" <<'SQL'
+\getenv old TSA_OLD
+\getenv db_user TSA_DB_USER
+REASSIGN OWNED BY :"old" TO :"db_user";
+DROP OWNED BY :"old";
+SQL
+      TSA_OLD=$old psql_admin -d postgres <<'SQL'
+\getenv old TSA_OLD
+DROP ROLE :"old";
+SQL
+    fi
+  fi
   update_extension
-  PGPASSWORD=$password PGSSLMODE=verify-full PGSSLROOTCERT=$TLS_DIR/server.crt PGCONNECT_TIMEOUT=10 \
+  PGPASSWORD=$password PGSSLMODE=verify-full PGSSLROOTCERT=$TLS_DIR/ca.crt PGCONNECT_TIMEOUT=10 \
     "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -tA \
     "host=$DNS_NAME hostaddr=$PRIVATE_IP port=$DB_PORT dbname=$DB_NAME user=$user" \
     -c "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'" >"$STATE/client-check"
@@ -560,6 +637,7 @@ main() {
   start_postgres "$before"
   wait_writable
   apply_credentials
+  publish_ca
   start_archiving
   cfn_signal SUCCESS
   log "TimescaleDB $TIMESCALE_VERSION on PostgreSQL $PG_MAJOR.$PG_MINOR is ready at $DNS_NAME:$DB_PORT"
