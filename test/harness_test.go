@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -34,6 +35,7 @@ type synth struct {
 	platform  *stacks.Platform
 	templates map[string]assertions.Template
 	raw       map[string]map[string]any
+	files     map[string]string // template file of each part
 	outdir    string
 	err       error // synthesis error, if any
 }
@@ -42,6 +44,8 @@ var (
 	root    string
 	outRoot string
 	envs    = map[string]*synth{}
+	lint    *linter
+	cliDev  *cliSynth
 )
 
 func TestMain(m *testing.M) {
@@ -62,8 +66,20 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(outRoot)
+	// The pinned CLI synthesizes dev through app.go in its own processes
+	// while this binary synthesizes in-process; cfn-lint starts on the first
+	// templates while the rest are synthesized.
+	if willRun("TestCLISynthMatchesTests") {
+		cliDev = startCLISynth("dev")
+		defer cliDev.wait()
+	}
+	lint = newLinter(root, willRun("TestCfnLint"))
+	defer lint.wait()
 	for _, env := range []string{"dev", "prod"} {
 		s, err := synthesize(env, nil)
+		if err == nil {
+			err = lint.add(s)
+		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
@@ -71,6 +87,26 @@ func run(m *testing.M) int {
 		envs[env] = s
 	}
 	return m.Run()
+}
+
+// willRun tells whether the top-level test name is selected by -test.run and
+// -test.skip, to start its background work early only when it will be used.
+// A wrong guess costs time, never a result: each test waits for or starts
+// what it needs.
+func willRun(name string) bool {
+	matches := func(flagName string) (bool, bool) {
+		f := flag.Lookup(flagName)
+		if f == nil || f.Value.String() == "" {
+			return false, false
+		}
+		re, err := regexp.Compile(strings.Split(f.Value.String(), "/")[0])
+		return err == nil && re.MatchString(name), true
+	}
+	if skip, set := matches("test.skip"); set && skip {
+		return false
+	}
+	run, set := matches("test.run")
+	return run || !set
 }
 
 // moduleRoot finds the directory holding go.mod; go test runs in test/.
@@ -149,12 +185,13 @@ func synthesize(env string, extra map[string]any) (*synth, error) {
 		return nil, err
 	}
 	p := stacks.NewPlatform(app, cfg)
-	s := &synth{cfg: cfg, platform: p, templates: map[string]assertions.Template{}, raw: map[string]map[string]any{}, outdir: outdir}
+	s := &synth{cfg: cfg, platform: p, templates: map[string]assertions.Template{}, raw: map[string]map[string]any{}, files: map[string]string{}, outdir: outdir}
 	// A synth that fails validation (an unsuppressed cdk-nag error, say) still
 	// writes its templates: keep them so every other test reports too.
 	s.err = synthOnce(app)
 	for i, st := range p.Stacks() {
-		data, err := os.ReadFile(filepath.Join(outdir, *st.TemplateFile()))
+		s.files[parts[i]] = filepath.Join(outdir, *st.TemplateFile())
+		data, err := os.ReadFile(s.files[parts[i]])
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v (synth: %v)", *st.StackName(), err, s.err)
 		}
@@ -206,6 +243,7 @@ func variant(t *testing.T, name, env string, edit func(settings map[string]any))
 	s, err := synthesize(env, map[string]any{config.KeyEnvironments: environments})
 	require.NoError(t, err, "synth %s (%s)", env, name)
 	require.NoError(t, s.err, "synth %s (%s)", env, name)
+	require.NoError(t, lint.add(s))
 	variants[key] = s
 	return s
 }
