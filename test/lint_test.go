@@ -2,7 +2,9 @@ package test
 
 import (
 	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -18,9 +20,19 @@ import (
 // templates are linted in few processes: one in the background while the
 // tests synthesize (jsii leaves most of the second core idle), and the rest
 // split over two processes when TestCfnLint asks for the results.
+//
+// With TSA_CFN_LINT_CACHE=on, a template that passed is remembered in the
+// user's cache directory under the hash of cfn-lint's version,
+// .cfnlintrc.yaml and the normalized template, so a later run lints only
+// what changed (like Go's own caches); findings are never cached. Off by
+// default: every run lints every distinct template.
 type linter struct {
 	bin, config string
 	background  bool // lint while the tests run (only when TestCfnLint will run)
+
+	cacheDir string        // "" when results are not cached
+	cacheKey []byte        // cfn-lint's version and the config file
+	keyReady chan struct{} // closed once cacheKey is known (or caching is off)
 
 	mu        sync.Mutex
 	templates map[[sha256.Size]byte]*lintTemplate
@@ -31,29 +43,57 @@ type linter struct {
 
 // lintTemplate is one distinct template and the cfn-lint run that covers it.
 type lintTemplate struct {
-	file  string // the first synthesized file with this content
-	batch *lintBatch
+	file   string // the first synthesized file with this content
+	cached string // its entry in the cache directory ("" when not cached)
+	batch  *lintBatch
 }
+
+// passedBefore stands for the cfn-lint runs of earlier test runs.
+var passedBefore = func() *lintBatch {
+	b := &lintBatch{done: make(chan struct{}), cached: true}
+	close(b.done)
+	return b
+}()
 
 // lintBatch is one cfn-lint process over several templates.
 type lintBatch struct {
-	files []string
-	done  chan struct{}
-	out   string
-	err   error
+	files  []string
+	done   chan struct{}
+	out    string
+	err    error
+	cached bool
 }
 
 func newLinter(root string, background bool) *linter {
-	l := &linter{config: filepath.Join(root, ".cfnlintrc.yaml"), templates: map[[sha256.Size]byte]*lintTemplate{}}
-	if bin, err := exec.LookPath("cfn-lint"); err == nil {
-		l.bin, l.background = bin, background
+	l := &linter{config: filepath.Join(root, ".cfnlintrc.yaml"), templates: map[[sha256.Size]byte]*lintTemplate{}, keyReady: make(chan struct{})}
+	bin, err := exec.LookPath("cfn-lint")
+	if err != nil {
+		close(l.keyReady)
+		return l
 	}
+	l.bin, l.background = bin, background
+	cache, err := os.UserCacheDir()
+	if !background || os.Getenv("TSA_CFN_LINT_CACHE") != "on" || err != nil {
+		close(l.keyReady)
+		return l
+	}
+	go func() {
+		defer close(l.keyReady)
+		version, err := exec.Command(bin, "--version").Output()
+		config, cerr := os.ReadFile(l.config)
+		dir := filepath.Join(cache, "tsa-infra", "cfn-lint")
+		if err != nil || cerr != nil || os.MkdirAll(dir, 0o755) != nil {
+			return
+		}
+		l.cacheDir, l.cacheKey = dir, append(append(version, 0), config...)
+	}()
 	return l
 }
 
 // add registers the templates of a synth; in the background mode it starts
 // a cfn-lint process on whatever is pending if none is running.
 func (l *linter) add(s *synth) error {
+	<-l.keyReady
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, part := range parts {
@@ -79,6 +119,14 @@ func (l *linter) addLocked(s *synth, part string) (*lintTemplate, error) {
 	}
 	lt := &lintTemplate{file: s.files[part]}
 	l.templates[key] = lt
+	if l.cacheDir != "" {
+		entry := sha256.Sum256(append(append(append([]byte{}, l.cacheKey...), 0), data...))
+		lt.cached = filepath.Join(l.cacheDir, hex.EncodeToString(entry[:]))
+		if _, err := os.Stat(lt.cached); err == nil {
+			lt.batch = passedBefore
+			return lt, nil
+		}
+	}
 	l.pending = append(l.pending, lt)
 	return lt, nil
 }
@@ -89,11 +137,12 @@ func (l *linter) addLocked(s *synth, part string) (*lintTemplate, error) {
 const lintProcs = 2
 
 // results lints whatever of these synths is not linted yet and returns the
-// cfn-lint runs that cover them, plus the count of distinct templates.
-func (l *linter) results(synths []*synth) ([]*lintBatch, int, error) {
+// cfn-lint runs that cover them, and a line on what was done.
+func (l *linter) results(synths []*synth) ([]*lintBatch, string, error) {
 	if l.bin == "" {
-		return nil, 0, fmt.Errorf("cfn-lint is required (pip install cfn-lint); .ci/run checks for it")
+		return nil, "", fmt.Errorf("cfn-lint is required (pip install cfn-lint); .ci/run checks for it")
 	}
+	<-l.keyReady
 	l.mu.Lock()
 	var wanted []*lintTemplate
 	for _, s := range synths {
@@ -101,7 +150,7 @@ func (l *linter) results(synths []*synth) ([]*lintBatch, int, error) {
 			lt, err := l.addLocked(s, part)
 			if err != nil {
 				l.mu.Unlock()
-				return nil, 0, err
+				return nil, "", err
 			}
 			wanted = append(wanted, lt)
 		}
@@ -119,15 +168,23 @@ func (l *linter) results(synths []*synth) ([]*lintBatch, int, error) {
 	seen := map[*lintBatch]bool{}
 	var batches []*lintBatch
 	distinct := map[*lintTemplate]bool{}
+	var fromCache, processes int
 	for _, lt := range wanted {
-		distinct[lt] = true
 		<-lt.batch.done
+		if !distinct[lt] && lt.batch.cached {
+			fromCache++
+		}
+		distinct[lt] = true
 		if !seen[lt.batch] {
 			seen[lt.batch] = true
 			batches = append(batches, lt.batch)
+			if !lt.batch.cached {
+				processes++
+			}
 		}
 	}
-	return batches, len(distinct), nil
+	return batches, fmt.Sprintf("%d templates, %d distinct: %d linted now in %d cfn-lint processes, %d passed in an earlier run (cache)",
+		len(wanted), len(distinct), len(distinct)-fromCache, processes, fromCache), nil
 }
 
 func (l *linter) startLocked(templates []*lintTemplate) {
@@ -135,9 +192,13 @@ func (l *linter) startLocked(templates []*lintTemplate) {
 		return
 	}
 	b := &lintBatch{done: make(chan struct{})}
+	var entries []string
 	for _, lt := range templates {
 		lt.batch = b
 		b.files = append(b.files, lt.file)
+		if lt.cached != "" {
+			entries = append(entries, lt.cached)
+		}
 	}
 	l.running++
 	l.all.Add(1)
@@ -146,6 +207,11 @@ func (l *linter) startLocked(templates []*lintTemplate) {
 		args := append([]string{"--config-file", l.config, "--format", "parseable"}, b.files...)
 		out, err := exec.Command(l.bin, args...).CombinedOutput()
 		b.out, b.err = strings.TrimSpace(string(out)), err
+		if b.err == nil && b.out == "" {
+			for _, entry := range entries {
+				_ = os.WriteFile(entry, nil, 0o644) // a lost entry only costs a re-lint
+			}
+		}
 		close(b.done)
 		l.mu.Lock()
 		defer l.mu.Unlock()

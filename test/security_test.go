@@ -94,7 +94,7 @@ func TestEverySuppressionHasAReason(t *testing.T) {
 
 // TestCfnLint runs cfn-lint, with the project's .cfnlintrc.yaml, on every
 // synthesized template of every environment and data tier. Identical
-// templates are linted once (see linter); most are linted in the background
+// templates are linted once (see linter), most of them in the background
 // while the other tests run.
 func TestCfnLint(t *testing.T) {
 	_, err := exec.LookPath("cfn-lint")
@@ -107,13 +107,13 @@ func TestCfnLint(t *testing.T) {
 			synths = append(synths, s)
 		}
 	}
-	batches, distinct, err := lint.results(synths)
+	batches, summary, err := lint.results(synths)
 	require.NoError(t, err)
 	for _, b := range batches {
 		assert.NoError(t, b.err, "cfn-lint findings:\n%s", b.out)
 		assert.Empty(t, b.out)
 	}
-	t.Logf("cfn-lint: %d templates, %d distinct, in %d processes", len(synths)*len(parts), distinct, len(batches))
+	t.Logf("cfn-lint: %s", summary)
 }
 
 // TestNoSecretInTemplates scans every template for secret material: literal
