@@ -44,7 +44,6 @@ var (
 	root    string
 	outRoot string
 	envs    = map[string]*synth{}
-	lint    *linter
 	cliDev  *cliSynth
 )
 
@@ -67,19 +66,13 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(outRoot)
 	// The pinned CLI synthesizes dev through app.go in its own processes
-	// while this binary synthesizes in-process; cfn-lint starts on the first
-	// templates while the rest are synthesized.
+	// while this binary synthesizes in-process.
 	if willRun("TestCLISynthMatchesTests") {
 		cliDev = startCLISynth("dev")
 		defer cliDev.wait()
 	}
-	lint = newLinter(root, willRun("TestCfnLint"))
-	defer lint.wait()
 	for _, env := range []string{"dev", "prod"} {
 		s, err := synthesize(env, nil)
-		if err == nil {
-			err = lint.add(s)
-		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
@@ -243,7 +236,6 @@ func variant(t *testing.T, name, env string, edit func(settings map[string]any))
 	s, err := synthesize(env, map[string]any{config.KeyEnvironments: environments})
 	require.NoError(t, err, "synth %s (%s)", env, name)
 	require.NoError(t, s.err, "synth %s (%s)", env, name)
-	require.NoError(t, lint.add(s))
 	variants[key] = s
 	return s
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -93,12 +92,9 @@ func TestEverySuppressionHasAReason(t *testing.T) {
 }
 
 // TestCfnLint runs cfn-lint, with the project's .cfnlintrc.yaml, on every
-// synthesized template of every environment and data tier. Identical
-// templates are linted once (see linter), most of them in the background
-// while the other tests run.
+// synthesized template of every environment and data tier; identical
+// templates are linted once, all in one process (see cfnLint).
 func TestCfnLint(t *testing.T) {
-	_, err := exec.LookPath("cfn-lint")
-	require.NoError(t, err, "cfn-lint is required (pip install cfn-lint); .ci/run checks for it")
 	var synths []*synth
 	for _, env := range []string{"dev", "prod"} {
 		for _, s := range allVariants(t, env) {
@@ -107,12 +103,9 @@ func TestCfnLint(t *testing.T) {
 			synths = append(synths, s)
 		}
 	}
-	batches, summary, err := lint.results(synths)
-	require.NoError(t, err)
-	for _, b := range batches {
-		assert.NoError(t, b.err, "cfn-lint findings:\n%s", b.out)
-		assert.Empty(t, b.out)
-	}
+	findings, summary, err := cfnLint(synths)
+	assert.NoError(t, err, "cfn-lint findings:\n%s", findings)
+	assert.Empty(t, findings)
 	t.Logf("cfn-lint: %s", summary)
 }
 
