@@ -19,7 +19,7 @@ func run() int {
 	defer jsii.Close()
 	// aws-cdk-lib's template validator (~3 s a synth) runs only with
 	// CDK_VALIDATION=true: cfn-lint checks every template in the tests and
-	// .ci/run runs the validator itself (README: Template validation).
+	// .ci/run runs the validator itself (README: Where templates are checked).
 	app := awscdk.NewApp(&awscdk.AppProps{BuiltinCloudFormationValidation: jsii.Bool(os.Getenv("CDK_VALIDATION") == "true")})
 	cfg, err := stacks.LoadConfig(app, ".")
 	if err != nil {
