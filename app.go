@@ -23,7 +23,10 @@ func main() {
 func run() int {
 	defer jsii.Close()
 	err := stacks.Guard(func() error {
-		app := awscdk.NewApp(nil)
+		// aws-cdk-lib's template validator (~3 s a synth) runs only with
+		// CDK_VALIDATION=true: cfn-lint checks every template in the tests and
+		// .ci/run runs the validator itself (README: Where templates are checked).
+		app := awscdk.NewApp(&awscdk.AppProps{BuiltinCloudFormationValidation: jsii.Bool(os.Getenv("CDK_VALIDATION") == "true")})
 		if err := stacks.Build(app, "."); err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -33,6 +34,7 @@ type synth struct {
 	platform  *stacks.Platform
 	templates map[string]assertions.Template
 	raw       map[string]map[string]any
+	files     map[string]string // template file of each part
 	outdir    string
 	err       error // synthesis error, if any
 }
@@ -41,6 +43,7 @@ var (
 	root    string
 	outRoot string
 	envs    = map[string]*synth{}
+	cliDev  *cliSynth
 )
 
 func TestMain(m *testing.M) {
@@ -61,6 +64,12 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(outRoot)
+	// The pinned CLI synthesizes dev through app.go in its own processes
+	// while this binary synthesizes in-process.
+	if willRun("TestCLISynthMatchesTests") {
+		cliDev = startCLISynth("dev")
+		defer cliDev.wait()
+	}
 	for _, env := range []string{"dev", "prod"} {
 		s, err := synthesize(env, nil)
 		if err != nil {
@@ -70,6 +79,26 @@ func run(m *testing.M) int {
 		envs[env] = s
 	}
 	return m.Run()
+}
+
+// willRun tells whether the top-level test name is selected by -test.run and
+// -test.skip, to start its background work early only when it will be used.
+// A wrong guess costs time, never a result: each test waits for or starts
+// what it needs.
+func willRun(name string) bool {
+	matches := func(flagName string) (bool, bool) {
+		f := flag.Lookup(flagName)
+		if f == nil || f.Value.String() == "" {
+			return false, false
+		}
+		re, err := regexp.Compile(strings.Split(f.Value.String(), "/")[0])
+		return err == nil && re.MatchString(name), true
+	}
+	if skip, set := matches("test.skip"); set && skip {
+		return false
+	}
+	run, set := matches("test.run")
+	return run || !set
 }
 
 // moduleRoot finds the directory holding go.mod; go test runs in test/.
@@ -155,7 +184,7 @@ func synthesize(env string, extra map[string]any) (*synth, error) {
 		return nil, err
 	}
 	p := stacks.NewPlatform(app, cfg)
-	s := &synth{cfg: cfg, platform: p, templates: map[string]assertions.Template{}, raw: map[string]map[string]any{}, outdir: outdir}
+	s := &synth{cfg: cfg, platform: p, templates: map[string]assertions.Template{}, raw: map[string]map[string]any{}, files: map[string]string{}, outdir: outdir}
 	// A synth that fails validation (an unsuppressed cdk-nag error, say) still
 	// writes its templates: keep them so every other test reports too.
 	s.err = synthOnce(app)
@@ -164,7 +193,8 @@ func synthesize(env string, extra map[string]any) (*synth, error) {
 		return nil, fmt.Errorf("config lists stacks %v, the platform has %d", parts, len(p.Stacks()))
 	}
 	for i, st := range p.Stacks() {
-		data, err := os.ReadFile(filepath.Join(outdir, *st.TemplateFile()))
+		s.files[parts[i]] = filepath.Join(outdir, *st.TemplateFile())
+		data, err := os.ReadFile(s.files[parts[i]])
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v (synth: %v)", *st.StackName(), err, s.err)
 		}

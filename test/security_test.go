@@ -4,12 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -120,36 +118,21 @@ func TestEverySuppressionHasAReason(t *testing.T) {
 }
 
 // TestCfnLint runs cfn-lint, with the project's .cfnlintrc.yaml, on every
-// synthesized template of every environment and data tier, in two processes
-// at once (cfn-lint is single-threaded; these machines have two cores).
+// synthesized template of every environment and data tier; identical
+// templates are linted once, all in one process (see cfnLint).
 func TestCfnLint(t *testing.T) {
-	bin, err := exec.LookPath("cfn-lint")
-	require.NoError(t, err, "cfn-lint is required (pip install cfn-lint); .ci/run checks for it")
-	var templates []string
+	var synths []*synth
 	for _, env := range []string{"dev", "prod"} {
 		for _, s := range allVariants(t, env) {
 			files, _ := filepath.Glob(filepath.Join(s.outdir, "*.template.json"))
 			require.Len(t, files, len(s.parts()), "%s templates", env)
-			templates = append(templates, files...)
+			synths = append(synths, s)
 		}
 	}
-	batches := [][]string{templates[:len(templates)/2], templates[len(templates)/2:]}
-	outs := make([][]byte, len(batches))
-	errs := make([]error, len(batches))
-	var wg sync.WaitGroup
-	for i, batch := range batches {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			args := append([]string{"--config-file", filepath.Join(root, ".cfnlintrc.yaml"), "--format", "parseable"}, batch...)
-			outs[i], errs[i] = exec.Command(bin, args...).CombinedOutput()
-		}()
-	}
-	wg.Wait()
-	for i := range batches {
-		assert.NoError(t, errs[i], "cfn-lint findings:\n%s", outs[i])
-		assert.Empty(t, strings.TrimSpace(string(outs[i])))
-	}
+	findings, summary, err := cfnLint(synths)
+	assert.NoError(t, err, "cfn-lint findings:\n%s", findings)
+	assert.Empty(t, findings)
+	t.Logf("cfn-lint: %s", summary)
 }
 
 // TestNoSecretInTemplates scans every template for secret material: literal

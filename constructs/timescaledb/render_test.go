@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +17,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"mvdan.cc/sh/v3/syntax"
 )
 
 // environments mirrors config's dev and prod defaults, with literal values
@@ -111,28 +114,169 @@ func before(t *testing.T, text string, steps ...string) {
 	}
 }
 
-// TestShellcheck runs shellcheck on every environment's rendering. CI
-// installs shellcheck; a missing binary fails rather than skips.
-func TestShellcheck(t *testing.T) {
-	shellcheck, err := exec.LookPath("shellcheck")
-	if err != nil {
-		t.Fatal("shellcheck is not installed (apt-get install -y shellcheck); the boot script must be checked")
-	}
+// writeScripts lets .ci/run shellcheck exactly the renderings tested here:
+// go test ./constructs/timescaledb -run TestBootScriptIsValidBash -args -write-scripts DIR
+var writeScripts = flag.String("write-scripts", "", "also write each environment's rendered boot script to this directory (for shellcheck in .ci/run)")
+
+// TestBootScriptIsValidBash parses every environment's rendering (the user
+// data and every shell script of its payload) as bash with mvdan.cc/sh, so no
+// binary is needed, and checks what would break the boot under
+// `set -euo pipefail` or hide a problem. shellcheck runs on the same files in
+// .ci/run (written with -write-scripts).
+func TestBootScriptIsValidBash(t *testing.T) {
 	for env, b := range environments {
 		t.Run(env, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "bootstrap-"+env+".sh")
-			if err := os.WriteFile(path, []byte(render(t, b)), 0o600); err != nil {
-				t.Fatal(err)
+			userData := render(t, b)
+			scripts := map[string]string{"userdata.sh": userData}
+			for name, content := range payload(t, b) {
+				if strings.HasSuffix(name, ".sh") {
+					scripts[filepath.Base(name)] = content
+				}
 			}
-			out, err := exec.Command(shellcheck, "--shell=bash", "--severity=style", "--external-sources", path).CombinedOutput()
-			if err != nil {
-				t.Fatalf("shellcheck found problems in the %s rendering:\n%s", env, out)
-			}
-			if out, err := exec.Command("bash", "-n", path).CombinedOutput(); err != nil {
-				t.Fatalf("bash -n: %v\n%s", err, out)
+			// The payload scripts source the environment file the user data
+			// writes; its names count as assigned there.
+			envNames := envFileNames(t, userData)
+			for name, script := range scripts {
+				if *writeScripts != "" {
+					dir := filepath.Join(*writeScripts, env)
+					if err := os.MkdirAll(dir, 0o700); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o600); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var known []string
+				if name != "userdata.sh" {
+					known = envNames
+				}
+				for _, problem := range bashProblems(t, script, known...) {
+					t.Errorf("%s rendering, %s: %s", env, name, problem)
+				}
 			}
 		})
 	}
+}
+
+// envFileNames lists the variables the user data writes into the host's
+// environment file (/etc/tsa/timescaledb.env, a quoted here-document).
+func envFileNames(t *testing.T, userData string) []string {
+	t.Helper()
+	_, body, ok := strings.Cut(userData, "cat >/etc/tsa/timescaledb.env <<'EOF'\n")
+	body, _, closed := strings.Cut(body, "\nEOF\n")
+	if !ok || !closed {
+		t.Fatal("the user data writes no /etc/tsa/timescaledb.env here-document")
+	}
+	var names []string
+	for _, m := range regexp.MustCompile(`(?m)^([A-Za-z_][A-Za-z0-9_]*)=`).FindAllStringSubmatch(body, -1) {
+		names = append(names, m[1])
+	}
+	if len(names) == 0 {
+		t.Fatal("the environment file defines nothing")
+	}
+	return names
+}
+
+// TestBashProblemsFindsEachKind keeps bashProblems honest: each kind of
+// problem it looks for is found in a script that has it.
+func TestBashProblemsFindsEachKind(t *testing.T) {
+	cases := map[string]string{
+		"syntax error":             "#!/bin/bash\nif true; then echo x\n",
+		"unset variable":           "#!/bin/bash\nset -u\necho \"$UNSET_VAR\"\n",
+		"os-release not sourced":   "#!/bin/bash\necho \"$VERSION_CODENAME\"\n",
+		"unquoted expansion":       "#!/bin/bash\nx=1\nrm -rf $x\n",
+		"unquoted substitution":    "#!/bin/bash\nrm -rf $(pwd)\n",
+		"unquoted redirect":        "#!/bin/bash\nf=a\necho x >$f\n",
+		"directive without reason": "#!/bin/bash\n# shellcheck disable=SC2086\necho x\n",
+	}
+	for name, script := range cases {
+		if len(bashProblems(t, script)) == 0 {
+			t.Errorf("%s: not found in %q", name, script)
+		}
+	}
+	clean := "#!/bin/bash\nset -euo pipefail\nf() { local a=$1; echo \"$a\" \"$#\" $?; }\nfor i in $(seq 1 3); do f \"$i\"; done\necho \"${MAYBE:-default}\" \"${OTHER:+set}\"\n" +
+		"# shellcheck disable=SC2016 # single quotes on purpose\necho '$x' >\"/tmp/$PATH\"\n"
+	if p := bashProblems(t, clean); len(p) != 0 {
+		t.Errorf("false positives on a clean script: %v", p)
+	}
+}
+
+// bashProblems parses script as bash and returns what it finds: a syntax
+// error; a variable read but never assigned (fatal under set -u); a
+// parameter expansion or command substitution left unquoted in a command's
+// arguments or a redirection (word splitting and globbing, shellcheck
+// SC2086/SC2046); a shellcheck disable directive without a reason.
+func bashProblems(t *testing.T, script string, known ...string) []string {
+	t.Helper()
+	file, err := syntax.NewParser(syntax.Variant(syntax.LangBash), syntax.KeepComments(true)).Parse(strings.NewReader(script), "bootstrap.sh")
+	if err != nil {
+		return []string{"bash syntax: " + err.Error()}
+	}
+	var problems []string
+	assigned := map[string]bool{"PATH": true} // set by the environment
+	for _, name := range known {
+		assigned[name] = true
+	}
+	// Variables os-release(5) defines, for a script that sources it.
+	osRelease := []string{"NAME", "ID", "ID_LIKE", "VERSION", "VERSION_ID", "VERSION_CODENAME", "PRETTY_NAME"}
+	type use struct {
+		name string
+		pos  syntax.Pos
+	}
+	var reads []use
+	unquoted := func(w *syntax.Word, where string) {
+		for _, part := range w.Parts {
+			switch p := part.(type) {
+			case *syntax.ParamExp:
+				if p.Param != nil && !strings.ContainsAny(p.Param.Value, "?#$!") {
+					problems = append(problems, fmt.Sprintf("%s: unquoted $%s in %s", p.Pos(), p.Param.Value, where))
+				}
+			case *syntax.CmdSubst:
+				problems = append(problems, fmt.Sprintf("%s: unquoted command substitution in %s", p.Pos(), where))
+			}
+		}
+	}
+	syntax.Walk(file, func(node syntax.Node) bool {
+		switch n := node.(type) {
+		case *syntax.Assign:
+			assigned[n.Name.Value] = true
+		case *syntax.WordIter:
+			assigned[n.Name.Value] = true
+		case *syntax.ParamExp:
+			// ${VAR-x}, ${VAR:-x}, ${VAR=x}, ${VAR+x}...: safe under set -u.
+			guarded := n.Exp != nil && (n.Exp.Op == syntax.DefaultUnset || n.Exp.Op == syntax.DefaultUnsetOrNull ||
+				n.Exp.Op == syntax.AssignUnset || n.Exp.Op == syntax.AssignUnsetOrNull ||
+				n.Exp.Op == syntax.AlternateUnset || n.Exp.Op == syntax.AlternateUnsetOrNull)
+			if n.Param != nil && syntax.ValidName(n.Param.Value) && !guarded {
+				reads = append(reads, use{n.Param.Value, n.Pos()})
+			}
+		case *syntax.CallExpr:
+			if len(n.Args) == 2 && (n.Args[0].Lit() == "." || n.Args[0].Lit() == "source") && n.Args[1].Lit() == "/etc/os-release" {
+				for _, name := range osRelease {
+					assigned[name] = true
+				}
+			}
+			for _, w := range n.Args {
+				unquoted(w, "a command argument")
+			}
+		case *syntax.Redirect:
+			if n.Word != nil {
+				unquoted(n.Word, "a redirection")
+			}
+		case *syntax.Comment:
+			text := strings.TrimSpace(n.Text)
+			if strings.HasPrefix(text, "shellcheck disable=") && !strings.Contains(text, " # ") {
+				problems = append(problems, fmt.Sprintf("%s: shellcheck directive without a reason (# shellcheck disable=SCnnnn # why)", n.Pos()))
+			}
+		}
+		return true
+	})
+	for _, r := range reads {
+		if !assigned[r.name] {
+			problems = append(problems, fmt.Sprintf("%s: $%s is read but never assigned (set -u aborts the boot)", r.pos, r.name))
+		}
+	}
+	return problems
 }
 
 // TestPayloadScriptsParse: every shell script the host runs is valid bash
