@@ -636,16 +636,7 @@ func TestInvalidConfigurations(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := loadCase(t, tc)
 			require.Error(t, err, "accepted: %+v", cfg)
-			var cerr *Error
-			require.ErrorAs(t, err, &cerr)
-			var found bool
-			for _, p := range cerr.Problems {
-				if p.Setting == tc.setting {
-					found = true
-					assert.Contains(t, p.Message, tc.want)
-				}
-			}
-			assert.True(t, found, "no problem names %s; got:\n%v", tc.setting, err)
+			assertRefused(t, err, tc.setting, tc.want)
 			assert.Contains(t, err.Error(), tc.setting+": ", "the message names the setting")
 		})
 	}
@@ -712,4 +703,20 @@ func orEmpty(s string) string {
 		return "{}"
 	}
 	return s
+}
+
+// assertRefused checks that err is an *Error with a problem that names
+// setting and says want.
+func assertRefused(t *testing.T, err error, setting, want string) {
+	t.Helper()
+	var cerr *Error
+	require.ErrorAs(t, err, &cerr)
+	var found bool
+	for _, p := range cerr.Problems {
+		if p.Setting == setting {
+			found = true
+			assert.Contains(t, p.Message, want)
+		}
+	}
+	assert.True(t, found, "no problem names %s; got:\n%v", setting, err)
 }

@@ -102,16 +102,7 @@ func TestCIRefused(t *testing.T) {
 			}
 			_, err := LoadCI(ctx, ctx[KeyEnvironments].(map[string]any), gh, root)
 			require.Error(t, err)
-			var cerr *Error
-			require.ErrorAs(t, err, &cerr)
-			var found bool
-			for _, p := range cerr.Problems {
-				if p.Setting == tc.setting {
-					found = true
-					assert.Contains(t, p.Message, tc.want)
-				}
-			}
-			assert.True(t, found, "no problem names %s; got:\n%v", tc.setting, err)
+			assertRefused(t, err, tc.setting, tc.want)
 		})
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/jsii-runtime-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -46,13 +45,7 @@ func synthCI(t *testing.T, name, account string, github map[string]any) *ciSynth
 	}
 	outdir, err := os.MkdirTemp(outRoot, "ci-")
 	require.NoError(t, err)
-	app := awscdk.NewApp(&awscdk.AppProps{
-		Context:                         &ctx,
-		Outdir:                          jsii.String(outdir),
-		BuiltinCloudFormationValidation: jsii.Bool(false),
-		StackTraces:                     jsii.Bool(false),
-		TreeMetadata:                    jsii.Bool(false),
-	})
+	app := testApp(ctx, outdir)
 	s := &ciSynth{outdir: outdir}
 	if github == nil {
 		require.NoError(t, stacks.Build(app, root))

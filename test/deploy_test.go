@@ -38,15 +38,7 @@ const pushedTag = "v1.4.2"
 
 func imageTagSynth(t *testing.T) *synth {
 	t.Helper()
-	const key = "image-tag/prod"
-	if s, ok := variants[key]; ok {
-		return s
-	}
-	s, err := synthesize("prod", map[string]any{config.KeyImageTag: pushedTag}) // -c imageTag=TAG
-	require.NoError(t, err)
-	require.NoError(t, s.err)
-	variants[key] = s
-	return s
+	return variantWith(t, "image-tag", "prod", map[string]any{config.KeyImageTag: pushedTag}, nil) // -c imageTag=TAG
 }
 
 // deployVariants is every synthesized configuration: allVariants plus the

@@ -148,6 +148,20 @@ func cliContext() (map[string]any, error) {
 	return ctx, nil
 }
 
+// testApp is an App with the context the CLI would pass, writing into
+// outdir (removed with outRoot).
+func testApp(ctx map[string]any, outdir string) awscdk.App {
+	return awscdk.NewApp(&awscdk.AppProps{
+		Context: &ctx,
+		Outdir:  jsii.String(outdir),
+		// cfn-lint checks every template in this suite; the built-in validator
+		// would repeat that at ~4 s per synth.
+		BuiltinCloudFormationValidation: jsii.Bool(false),
+		StackTraces:                     jsii.Bool(false),
+		TreeMetadata:                    jsii.Bool(false),
+	})
+}
+
 // synthesize builds one environment exactly as app.go does, with extra
 // context (as -c flags) on top of cdk.json.
 func synthesize(env string, extra map[string]any) (*synth, error) {
@@ -163,15 +177,7 @@ func synthesize(env string, extra map[string]any) (*synth, error) {
 	if err != nil {
 		return nil, err
 	}
-	app := awscdk.NewApp(&awscdk.AppProps{
-		Context: &ctx,
-		Outdir:  jsii.String(outdir),
-		// cfn-lint checks every template in this suite; the built-in validator
-		// would repeat that at ~4 s per synth.
-		BuiltinCloudFormationValidation: jsii.Bool(false),
-		StackTraces:                     jsii.Bool(false),
-		TreeMetadata:                    jsii.Bool(false),
-	})
+	app := testApp(ctx, outdir)
 	load := stacks.LoadConfig
 	if envs, ok := extra[config.KeyEnvironments].(map[string]any); ok {
 		// A variant's environments stand for an edited cdk.json.
@@ -235,18 +241,32 @@ var variants = map[string]*synth{}
 // user would change cdk.json), once per test binary under name.
 func variant(t *testing.T, name, env string, edit func(settings map[string]any)) *synth {
 	t.Helper()
+	return variantWith(t, name, env, nil, edit)
+}
+
+// variantWith is variant with command-line context on top (-c KEY=VALUE:
+// a stage, an image tag); a nil edit leaves cdk.json as it is.
+func variantWith(t *testing.T, name, env string, flags map[string]any, edit func(settings map[string]any)) *synth {
+	t.Helper()
 	key := name + "/" + env
 	if s, ok := variants[key]; ok {
 		return s
 	}
-	ctx, err := cliContext()
-	require.NoError(t, err)
-	var environments map[string]any
-	data, err := json.Marshal(ctx[config.KeyEnvironments])
-	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(data, &environments))
-	edit(environments[env].(map[string]any))
-	s, err := synthesize(env, map[string]any{config.KeyEnvironments: environments})
+	extra := map[string]any{}
+	for k, v := range flags {
+		extra[k] = v
+	}
+	if edit != nil {
+		ctx, err := cliContext()
+		require.NoError(t, err)
+		var environments map[string]any
+		data, err := json.Marshal(ctx[config.KeyEnvironments])
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(data, &environments))
+		edit(environments[env].(map[string]any))
+		extra[config.KeyEnvironments] = environments
+	}
+	s, err := synthesize(env, extra)
 	require.NoError(t, err, "synth %s (%s)", env, name)
 	require.NoError(t, s.err, "synth %s (%s)", env, name)
 	variants[key] = s

@@ -1,7 +1,6 @@
 package test
 
 import (
-	"encoding/json"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -21,41 +20,18 @@ import (
 // of the example, in allVariants: cdk-nag and cfn-lint see it) and a
 // stage whose name is as long as config accepts.
 
-var stages = map[string]*synth{}
-
 // timescaleStageSynth is a stage of dev on the TimescaleDB tier (its own
 // host, private zone and archive), once per test binary.
 func timescaleStageSynth(t *testing.T) *synth {
 	t.Helper()
-	const key = "timescaledb/pr42"
-	if s, ok := stages[key]; ok {
-		return s
-	}
-	ctx, err := cliContext()
-	require.NoError(t, err)
-	var environments map[string]any
-	data, err := json.Marshal(ctx[config.KeyEnvironments])
-	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(data, &environments))
-	timescaleSettings(environments["dev"].(map[string]any), "dev")
-	s, err := synthesize("dev", map[string]any{config.KeyEnvironments: environments, config.KeyStage: "pr42"})
-	require.NoError(t, err)
-	require.NoError(t, s.err)
-	stages[key] = s
-	return s
+	return variantWith(t, "timescaledb-stage-pr42", "dev", map[string]any{config.KeyStage: "pr42"},
+		func(settings map[string]any) { timescaleSettings(settings, "dev") })
 }
 
 // stageSynth synthesizes a stage of dev once per test binary.
 func stageSynth(t *testing.T, name string) *synth {
 	t.Helper()
-	if s, ok := stages[name]; ok {
-		return s
-	}
-	s, err := synthesize("dev", map[string]any{config.KeyStage: name})
-	require.NoError(t, err, "synth stage %s", name)
-	require.NoError(t, s.err, "synth stage %s", name)
-	stages[name] = s
-	return s
+	return variantWith(t, "stage-"+name, "dev", map[string]any{config.KeyStage: name}, nil)
 }
 
 // longestStage is a stage name of the greatest length config accepts.
