@@ -10,8 +10,14 @@ import (
 	"strings"
 )
 
+// lintTarget is one synthesized template file and its parsed content.
+type lintTarget struct {
+	file string
+	raw  map[string]any
+}
+
 // cfnLint runs cfn-lint, with the project's .cfnlintrc.yaml, once over each
-// distinct template of synths: many variants share templates (a data-tier
+// distinct template of synths (and of extra): many variants share templates (a data-tier
 // variant leaves the network and frontend stacks as they are), so templates
 // are keyed by the hash of their normalized JSON and the first file of each
 // is linted.
@@ -28,7 +34,7 @@ import (
 // .cfnlintrc.yaml and the normalized template, so a later run lints only
 // what changed (like Go's own caches); findings are never cached. Off by
 // default: every run lints every distinct template.
-func cfnLint(synths []*synth) (findings, summary string, err error) {
+func cfnLint(synths []*synth, extra ...lintTarget) (findings, summary string, err error) {
 	bin, err := exec.LookPath("cfn-lint")
 	if err != nil {
 		return "", "", fmt.Errorf("cfn-lint is required (pip install cfn-lint); .ci/run checks for it")
@@ -39,32 +45,36 @@ func cfnLint(synths []*synth) (findings, summary string, err error) {
 		return "", "", err
 	}
 
+	targets := extra
+	for _, s := range synths {
+		for _, part := range s.parts() {
+			targets = append(targets, lintTarget{file: s.files[part], raw: s.raw[part]})
+		}
+	}
 	var files, passed []string // files to lint, and their cache entries
 	seen := map[[sha256.Size]byte]bool{}
 	var cached, total int
-	for _, s := range synths {
-		for _, part := range s.parts() {
-			total++
-			data, err := normalize(s.raw[part])
-			if err != nil {
-				return "", "", err
-			}
-			key := sha256.Sum256(data)
-			if seen[key] {
+	for _, tg := range targets {
+		total++
+		data, err := normalize(tg.raw)
+		if err != nil {
+			return "", "", err
+		}
+		key := sha256.Sum256(data)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		if cacheDir != "" {
+			entry := sha256.Sum256(append(append(append([]byte{}, cacheKey...), 0), data...))
+			path := filepath.Join(cacheDir, hex.EncodeToString(entry[:]))
+			if _, err := os.Stat(path); err == nil {
+				cached++
 				continue
 			}
-			seen[key] = true
-			if cacheDir != "" {
-				entry := sha256.Sum256(append(append(append([]byte{}, cacheKey...), 0), data...))
-				path := filepath.Join(cacheDir, hex.EncodeToString(entry[:]))
-				if _, err := os.Stat(path); err == nil {
-					cached++
-					continue
-				}
-				passed = append(passed, path)
-			}
-			files = append(files, s.files[part])
+			passed = append(passed, path)
 		}
+		files = append(files, tg.file)
 	}
 	summary = fmt.Sprintf("%d templates, %d distinct, %d linted now, %d passed in an earlier run (TSA_CFN_LINT_CACHE)",
 		total, len(seen), len(files), cached)

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tsa-platform/infra/config"
 	"github.com/tsa-platform/infra/stacks"
 )
 
@@ -129,7 +130,16 @@ func TestCfnLint(t *testing.T) {
 			synths = append(synths, s)
 		}
 	}
-	findings, summary, err := cfnLint(synths)
+	// One cfn-lint process for every template the suite synthesizes: the
+	// stages of TestStageNameLimits and the CI stacks too (each extra process
+	// loads cfn-lint's schemas again).
+	synths = append(synths, stageSynth(t, longestStage), timescaleStageSynth(t))
+	var ci []lintTarget
+	for _, name := range keys(ciVariants(t)) {
+		c := ciVariants(t)[name]
+		ci = append(ci, lintTarget{file: filepath.Join(c.outdir, config.CIStackName+".template.json"), raw: c.raw})
+	}
+	findings, summary, err := cfnLint(synths, ci...)
 	assert.NoError(t, err, "cfn-lint findings:\n%s", findings)
 	assert.Empty(t, findings)
 	t.Logf("cfn-lint: %s", summary)
