@@ -117,48 +117,62 @@ func (e *est) containerInsights() {
 			cluster, len(svcs), service1, fmtNum(tasks), task1, container1))
 }
 
-// clusterServices lists the services of this cluster that run tasks while
-// idle, in any loaded stack.
-func (e *est) clusterServices() ([]ciService, error) {
-	var out []ciService
+// services calls f with an estimator bound to each ECS service of the loaded
+// stacks and its properties; an error from f stops the walk.
+func (e *est) services(f func(id string, svc *est, sp props) error) error {
 	for _, st := range e.w.stacks {
 		for id, r := range st.Template.Resources {
 			if r.Type != "AWS::ECS::Service" {
 				continue
 			}
 			svc := e.other(st, id)
-			sp := svc.props()
-			c, ok, err := sp.resource("Cluster")
-			if err != nil || !ok || !c.is(e.s, e.id) {
-				continue
+			if err := f(id, svc, svc.props()); err != nil {
+				return err
 			}
-			tasks, _, err := svc.runningTasks(sp)
-			if err != nil {
-				return nil, fmt.Errorf("service %s: %w", id, err)
-			}
-			if tasks == 0 {
-				continue
-			}
-			s := ciService{id: id, tasks: tasks, family: id, containers: 1}
-			if td, ok, err := sp.resource("TaskDefinition"); err == nil && ok {
-				if tdRes, ok := td.resource(); ok {
-					tdp := props{w: e.w, s: td.stack, m: tdRes.Properties, path: td.id}
-					s.family = td.id
-					if f, ok, _ := tdp.str("Family"); ok && f != "" {
-						s.family = f
-					}
-					if defs, ok, _ := tdp.list("ContainerDefinitions"); ok && len(defs) > 0 {
-						s.containers = len(defs)
-					}
-				}
-			}
-			if strategy, err := svc.capacityStrategy(sp); err == nil {
-				for _, it := range strategy {
-					s.fargate = s.fargate || strings.HasPrefix(it.provider, "FARGATE")
-				}
-			}
-			out = append(out, s)
 		}
+	}
+	return nil
+}
+
+// clusterServices lists the services of this cluster that run tasks while
+// idle, in any loaded stack.
+func (e *est) clusterServices() ([]ciService, error) {
+	var out []ciService
+	err := e.services(func(id string, svc *est, sp props) error {
+		c, ok, err := sp.resource("Cluster")
+		if err != nil || !ok || !c.is(e.s, e.id) {
+			return nil
+		}
+		tasks, _, err := svc.runningTasks(sp)
+		if err != nil {
+			return fmt.Errorf("service %s: %w", id, err)
+		}
+		if tasks == 0 {
+			return nil
+		}
+		s := ciService{id: id, tasks: tasks, family: id, containers: 1}
+		if td, ok, err := sp.resource("TaskDefinition"); err == nil && ok {
+			if tdRes, ok := td.resource(); ok {
+				tdp := props{w: e.w, s: td.stack, m: tdRes.Properties, path: td.id}
+				s.family = td.id
+				if f, ok, _ := tdp.str("Family"); ok && f != "" {
+					s.family = f
+				}
+				if defs, ok, _ := tdp.list("ContainerDefinitions"); ok && len(defs) > 0 {
+					s.containers = len(defs)
+				}
+			}
+		}
+		if strategy, err := svc.capacityStrategy(sp); err == nil {
+			for _, it := range strategy {
+				s.fargate = s.fargate || strings.HasPrefix(it.provider, "FARGATE")
+			}
+		}
+		out = append(out, s)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
 	return out, nil
@@ -290,34 +304,28 @@ func (e *est) targetsOf(tgStack *Stack, tgID string, tp props) (float64, error) 
 	} else if ok {
 		n += float64(len(static))
 	}
-	for _, st := range e.w.stacks {
-		for id, r := range st.Template.Resources {
-			if r.Type != "AWS::ECS::Service" {
-				continue
-			}
-			svc := e.other(st, id)
-			sp := svc.props()
-			lbs, ok, err := sp.list("LoadBalancers")
-			if err != nil || !ok {
-				continue
-			}
-			for i, raw := range lbs {
-				lp, _, err := sp.asObj(fmt.Sprintf("LoadBalancers[%d]", i), raw)
-				if err != nil {
-					continue
-				}
-				if tg, ok, err := lp.resource("TargetGroupArn"); err != nil || !ok || !tg.is(tgStack, tgID) {
-					continue
-				}
-				tasks, _, err := svc.runningTasks(sp)
-				if err != nil {
-					return 0, fmt.Errorf("service %s: %w", id, err)
-				}
-				n += tasks
-			}
+	err := e.services(func(id string, svc *est, sp props) error {
+		lbs, ok, err := sp.list("LoadBalancers")
+		if err != nil || !ok {
+			return nil
 		}
-	}
-	return n, nil
+		for i, raw := range lbs {
+			lp, _, err := sp.asObj(fmt.Sprintf("LoadBalancers[%d]", i), raw)
+			if err != nil {
+				continue
+			}
+			if tg, ok, err := lp.resource("TargetGroupArn"); err != nil || !ok || !tg.is(tgStack, tgID) {
+				continue
+			}
+			tasks, _, err := svc.runningTasks(sp)
+			if err != nil {
+				return fmt.Errorf("service %s: %w", id, err)
+			}
+			n += tasks
+		}
+		return nil
+	})
+	return n, err
 }
 
 // nodesForwardingTo counts the load balancer nodes (one per subnet) of the

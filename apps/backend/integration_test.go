@@ -209,19 +209,8 @@ func TestIntegrationPartmanFallback(t *testing.T) {
 }
 
 func TestIntegrationPartmanExtension(t *testing.T) {
-	pool := freshDB(t)
+	pool, res := partmanPool(t)
 	ctx := context.Background()
-	var available bool
-	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_partman')`).Scan(&available); err != nil {
-		t.Fatal(err)
-	}
-	if !available {
-		t.Skip("skipping: pg_partman is not installed on the test server (Debian: postgresql-NN-partman)")
-	}
-	res := mustBootstrap(t, pool, BootstrapOptions{Mode: SchemaPartman, Retention: testRetention})
-	if res.PartmanSchema == "" {
-		t.Fatal("pg_partman is available but measurements was not registered")
-	}
 	mustBootstrap(t, pool, BootstrapOptions{Mode: SchemaPartman, Retention: testRetention})
 	var children int
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_inherits WHERE inhparent = 'measurements'::regclass`).Scan(&children); err != nil {
